@@ -1,0 +1,48 @@
+"""``python -m reno_exp [overrides]``: one ReNO experiment; ``-m`` sweeps (SLURM with hydra/launcher=slurm)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from reno_exp.config import register
+from reno_exp.errors import UserError
+
+register()
+log = logging.getLogger("reno_exp")
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from reno_exp.run import run  # heavy imports (torch, diffusers) after the config is validated
+
+    hc = HydraConfig.get()
+    group = hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1] if hc.mode == RunMode.MULTIRUN else None
+    try:
+        records = run(cfg, hc.runtime.output_dir, group)
+    except UserError as e:
+        log.error("%s", e)
+        sys.exit(2)
+    summarise(records.path)
+
+
+def summarise(path) -> None:
+    from reno_exp.records import read_records
+
+    rows = read_records(path)
+    if not rows:
+        return
+    names = [k for k in rows[0]["initial"] if k != "total"] + ["total"]
+    print(f"{len(rows)} records in {path}")
+    for name in names:
+        initial = sum(r["initial"][name] or 0 for r in rows) / len(rows)
+        best = sum(r["best"][name] or 0 for r in rows) / len(rows)
+        print(f"  {name:>12}: initial {initial:.4f} -> best {best:.4f}")
+
+if __name__ == "__main__":
+    main()

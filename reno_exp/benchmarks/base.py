@@ -1,0 +1,59 @@
+"""A prompt suite: the ordered list of (prompt, seed) work items a run goes through.
+
+Items are numbered by the prompt's position in the suite and the image number k; the seed of image k
+is ``base_seed + seeds[k]``. Sharding takes every ``num_shards``-th item, so shards partition the work
+deterministically and need no coordination.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from reno_exp.errors import UserError
+
+
+@dataclass(frozen=True)
+class Item:
+    index: int  # the prompt's position in the (unsharded) suite
+    k: int  # image number of this prompt
+    prompt: str
+    seed: int
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.index:05d}_{self.k:02d}"
+
+
+class PromptSuite:
+    name = "suite"
+
+    def __init__(self, seeds=(0,), limit: int | None = None, num_shards: int = 1, shard_index: int | None = None):
+        self.seeds = list(seeds)
+        self.limit = limit
+        self.num_shards = num_shards
+        self.shard_index = shard_index
+
+    def prompts(self) -> list[tuple[str, dict[str, Any]]]:
+        """(prompt, metadata) in the suite's order."""
+        raise NotImplementedError
+
+    def shard(self) -> tuple[int, int]:
+        index = self.shard_index
+        if index is None:
+            index = int(os.environ.get("SLURM_ARRAY_TASK_ID", 0))
+        if not 0 <= index < self.num_shards:
+            raise UserError(f"benchmark.shard_index={index} is outside 0..{self.num_shards - 1} (num_shards)")
+        return index, self.num_shards
+
+    def items(self, base_seed: int = 0) -> list[Item]:
+        prompts = self.prompts()[: self.limit]
+        every = [
+            Item(i, k, prompt, base_seed + s, meta)
+            for i, (prompt, meta) in enumerate(prompts)
+            for k, s in enumerate(self.seeds)
+        ]
+        index, n = self.shard()
+        return every[index::n]

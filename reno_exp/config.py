@@ -1,0 +1,95 @@
+"""Structured configs: the schema every composed config is checked against.
+
+Each group option (a YAML file in ``conf/<group>/``) starts from one of these dataclasses through its
+defaults list (``/schema/<group>/<name>@_here_``), so OmegaConf rejects unknown keys and wrong types
+before anything is built. Components are then built with ``hydra.utils.instantiate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Method(str, Enum):
+    reno = "reno"  # gradient ascent on the noise (Algorithm 1)
+    best_of_n = "best_of_n"  # fresh noise each iteration, no gradient: the equal-compute baseline
+
+
+@dataclass
+class OptimizerConfig:
+    method: Method = Method.reno
+    n_iters: int = 50  # iterates, the initial noise included: n_iters - 1 optimiser steps
+    grad_clip: float = 0.1  # global norm of the noise gradient
+    reg_weight: float = 0.01  # weight of the chi-norm regulariser K(z); 0 turns it off
+    # the torch optimiser, built with instantiate(optim)(params=[z])
+    optim: Any = field(
+        default_factory=lambda: {
+            "_target_": "torch.optim.SGD",
+            "_partial_": True,
+            "lr": 5.0,
+            "momentum": 0.9,
+            "nesterov": True,
+        }
+    )
+    save_every: int = 0  # also save the image of every k-th iterate (0: only initial and best)
+
+
+@dataclass
+class LoggerConfig:
+    _target_: str = MISSING
+
+
+@dataclass
+class NoLoggerConfig(LoggerConfig):
+    _target_: str = "reno_exp.loggers.NullLogger"
+
+
+@dataclass
+class WandbLoggerConfig(LoggerConfig):
+    _target_: str = "reno_exp.loggers.WandbLogger"
+    project: str = "reno_exp"
+    entity: str | None = None
+    mode: str = "online"  # online | offline | disabled
+    group: str | None = None  # None: the sweep directory name in multirun, else unset
+    job_type: str | None = None  # None: "<model>/<rewards>"
+    tags: list[str] = field(default_factory=list)
+    log_images: bool = True
+
+
+@dataclass
+class Config:
+    model: Any = MISSING
+    reward: dict[str, Any] = field(default_factory=dict)  # name -> RewardConfig; empty: plain model
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    benchmark: Any = MISSING
+    logger: Any = MISSING
+    seed: int = 0  # base seed: item seeds are seed + benchmark.seeds[k]
+    device: str | None = None  # None: cuda when available, else cpu (with one warning)
+    random_init: bool = False  # real architectures with random weights, offline
+    save_images: bool = True
+    progress: bool = True
+
+
+def register() -> None:
+    """Put the schemas in Hydra's ConfigStore: ``base_config`` and ``schema/<group>/<name>``."""
+    from reno_exp.benchmarks import configs as benchmarks
+    from reno_exp.generators import configs as generators
+    from reno_exp.rewards import configs as rewards
+
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    groups = {
+        "model": generators.SCHEMAS,
+        "reward": rewards.SCHEMAS,
+        "benchmark": benchmarks.SCHEMAS,
+        "optimizer": {"optimizer": OptimizerConfig},
+        "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
+    }
+    for group, options in groups.items():
+        for name, node in options.items():
+            cs.store(group=f"schema/{group}", name=name, node=node)

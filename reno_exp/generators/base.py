@@ -1,0 +1,63 @@
+"""What ReNO needs from a one-step text-to-image model, and nothing more.
+
+A generator owns everything model-specific: the noise shape and how the noise is scaled, the prompt
+conditioning (computed once per prompt), and the differentiable map ``noise -> image in [0, 1]``.
+``reno.py`` only sees this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Generation:
+    image: torch.Tensor  # (B, 3, H, W) in [0, 1], differentiable w.r.t. the noise
+    latent: torch.Tensor  # the denoiser's output before decoding, same shape as the noise
+
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
+    return DTYPES[name]
+
+
+def place(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """Frozen, in eval mode, on ``device``; cast only when needed (diffusers warns on every cast)."""
+    module = module.to(device).requires_grad_(False).eval()
+    return module if next(module.parameters()).dtype == dtype else module.to(dtype)
+
+
+class OneStepGenerator(nn.Module):
+    """Base class. Subclasses set ``latent_shape`` and implement ``encode_prompt`` and ``forward``."""
+
+    latent_shape: tuple[int, ...]  # shape of one noise sample, without the batch dimension
+
+    def __init__(self, device: str | torch.device = "cpu", dtype: str = "float32"):
+        super().__init__()
+        self.device = torch.device(device)
+        self.dtype = torch_dtype(dtype)
+
+    def sample_noise(self, seed: int) -> torch.Tensor:
+        """N(0, I) from a generator of its own, so an item's noise never depends on what ran before.
+
+        Drawn on the CPU in float32, as diffusers does with a CPU generator, so a seed gives the same
+        noise on every device.
+        """
+        g = torch.Generator("cpu").manual_seed(int(seed))
+        return torch.randn((1, *self.latent_shape), generator=g, dtype=torch.float32).to(self.device)
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str) -> Any:
+        """Prompt conditioning, computed once per prompt and reused for every iteration."""
+        raise NotImplementedError
+
+    def forward(self, noise: torch.Tensor, cond: Any) -> Generation:
+        raise NotImplementedError

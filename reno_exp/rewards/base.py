@@ -1,0 +1,65 @@
+"""What a reward model is to ReNO, and the weighted set of them that Algorithm 1 maximises.
+
+A reward maps an image in [0, 1] (differentiably) and a prompt to one score per image. Its text side
+is prepared once per prompt (``prepare``) and reused at every iteration. Its loss is
+``offset - score``: the offset only shifts the loss, so the best iterate and the gradient do not
+depend on it, but it keeps the logged losses on the scale the authors report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+
+
+class Reward(nn.Module):
+    offset: float = 0.0
+
+    @torch.no_grad()
+    def prepare(self, prompt: str) -> Any:
+        """Everything about the prompt the score needs (text features, tokens); once per prompt."""
+        return prompt
+
+    def forward(self, image: torch.Tensor, prepared: Any) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) scores, higher is better."""
+        raise NotImplementedError
+
+
+class RewardSet(nn.Module):
+    """Named rewards with weights. ``total = sum_i w_i * score_i``; ``loss = sum_i w_i * (offset_i - score_i)``."""
+
+    def __init__(self, rewards: dict[str, Reward], weights: dict[str, float]):
+        super().__init__()
+        self.rewards = nn.ModuleDict(rewards)
+        self.weights = dict(weights)
+
+    @classmethod
+    def from_config(cls, cfg, **build_kwargs) -> RewardSet:
+        """``cfg``: name -> reward config with ``_target_`` and ``weight``; ``build_kwargs`` go to every reward."""
+        rewards, weights = {}, {}
+        for name, node in cfg.items():
+            params = {k: v for k, v in node.items() if k != "weight"}
+            rewards[name] = instantiate(params, **build_kwargs)
+            weights[name] = float(node["weight"])
+        return cls(rewards, weights)
+
+    def prepare(self, prompt: str) -> dict[str, Any]:
+        return {name: r.prepare(prompt) for name, r in self.rewards.items()}
+
+    def forward(self, image: torch.Tensor, prepared: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Returns the weighted loss (float32 scalar, mean over the batch) and each reward's scores."""
+        scores = {name: r(image, prepared[name]).float() for name, r in self.rewards.items()}
+        loss = image.new_zeros((), dtype=torch.float32)
+        for name, s in scores.items():
+            loss = loss + self.weights[name] * (self.rewards[name].offset - s).mean()
+        return loss, scores
+
+    def total(self, scores: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted reward total, without the regulariser: what the best iterate is chosen on."""
+        total = torch.zeros(())
+        for name, s in scores.items():
+            total = total + self.weights[name] * s.detach().cpu()
+        return total

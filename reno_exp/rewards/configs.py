@@ -1,0 +1,21 @@
+"""Schemas of the `reward` config group: one dataclass per reward model, checked by OmegaConf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+
+@dataclass
+class RewardConfig:
+    _target_: str = MISSING
+    weight: float = 1.0
+
+
+@dataclass
+class ColorRewardConfig(RewardConfig):
+    _target_: str = "reno_exp.rewards.color.ColorReward"
+    channel: str = "red"  # red | green | blue
+
+SCHEMAS = {"color": ColorRewardConfig}
