@@ -71,6 +71,7 @@ class Config:
     seed: int = 0  # base seed: item seeds are seed + benchmark.seeds[k]
     device: str | None = None  # None: cuda when available, else cpu (with one warning)
     random_init: bool = False  # real architectures with random weights, offline
+    tiny: bool = False  # with random_init: tiny configurations of the same reward/evaluator classes (tests)
     save_images: bool = True
     progress: bool = True
 

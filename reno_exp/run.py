@@ -94,14 +94,15 @@ def peak_memory(device: str) -> int:
 def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> RunRecords:
     device = resolve_device(cfg.device)
     records = RunRecords(run_dir)
-    todo = [item for item in instantiate(cfg.benchmark).items(cfg.seed) if item.key not in records.done]
+    suite = instantiate(cfg.benchmark)
+    todo = [item for item in suite.items(cfg.seed) if item.key not in records.done]
     if not todo:
         log.info("all items of this run are already recorded in %s", records.path)
         return records
     log.info("%d items to run (%d already recorded)", len(todo), len(records.done))
 
     generator = instantiate(cfg.model, random_init=cfg.random_init, device=device)
-    rewards = RewardSet.from_config(cfg.reward, random_init=cfg.random_init, device=device)
+    rewards = RewardSet.from_config(cfg.reward, random_init=cfg.random_init, tiny=cfg.tiny, device=device)
     logger = instantiate(cfg.logger)
     job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
     logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type)
@@ -122,6 +123,8 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> RunRe
             )
             seconds = time.perf_counter() - start
             files = save_files(records, item, result, cfg.save_images)
+            if cfg.save_images:
+                suite.export(item, {"initial": result.initial.image, "best": result.best.image}, records)
             record = record_of(item, result, files, seconds, peak_memory(device))
             records.append(record)
             logger.log_item(record, {"initial": result.initial.image, "best": result.best.image})

@@ -11,7 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from reno_exp.errors import UserError
+from reno_exp.records import RunRecords
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class PromptSuite:
     def prompts(self) -> list[tuple[str, dict[str, Any]]]:
         """(prompt, metadata) in the suite's order."""
         raise NotImplementedError
+
+    def export(self, item: Item, images: dict[str, torch.Tensor], records: RunRecords) -> None:
+        """Also write the images where the suite's official evaluator expects them.
+
+        ``images``: image set name ("initial", "best") -> (1, 3, H, W) in [0, 1]. Default: nothing."""
 
     def shard(self) -> tuple[int, int]:
         index = self.shard_index

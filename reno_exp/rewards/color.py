@@ -15,7 +15,7 @@ CHANNELS = ("red", "green", "blue")
 
 
 class ColorReward(Reward):
-    def __init__(self, channel: str = "red", random_init: bool = False, device: str = "cpu"):
+    def __init__(self, channel: str = "red", random_init: bool = False, tiny: bool = False, device: str = "cpu"):
         super().__init__()
         if channel not in CHANNELS:
             raise UserError(f"reward color: channel must be one of {CHANNELS}, got {channel!r}")
