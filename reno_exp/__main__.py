@@ -25,10 +25,20 @@ def main(cfg: DictConfig) -> None:
     group = hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1] if hc.mode == RunMode.MULTIRUN else None
     try:
         records = run(cfg, hc.runtime.output_dir, group)
-    except UserError as e:
-        log.error("%s", e)
+    except Exception as e:
+        user_error = next((c for c in causes(e) if isinstance(c, UserError)), None)
+        if user_error is None:
+            raise
+        log.error("%s", user_error)  # bad input: one line, no traceback
         sys.exit(2)
     summarise(records.path)
+
+
+def causes(e: BaseException):
+    """The exception and what it wraps (hydra.utils.instantiate wraps errors of the built class)."""
+    while e is not None:
+        yield e
+        e = e.__cause__ or e.__context__
 
 
 def summarise(path) -> None:

@@ -1,0 +1,41 @@
+"""Shared fixtures: composing the real Hydra config in-process, and the tiny generator."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("RENO_EXP_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "benchmarks"))
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+@pytest.fixture(scope="session")
+def compose():
+    """compose(overrides) -> the app's config, composed and validated exactly as `python -m reno_exp` does."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from reno_exp.config import register
+
+    register()
+
+    def _compose(overrides=(), return_hydra_config=False):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+    return _compose
+
+
+@pytest.fixture(scope="session")
+def tiny_generator():
+    from reno_exp.generators.tiny import TinyGenerator
+
+    return TinyGenerator()
