@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from reno_exp.errors import UserError
+
 
 @dataclass
 class Generation:
@@ -25,7 +27,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 def torch_dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
+        raise UserError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
     return DTYPES[name]
 
 

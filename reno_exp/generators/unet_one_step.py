@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from reno_exp.errors import UserError
 from reno_exp.generators.base import Generation, OneStepGenerator, place
 
 
@@ -33,7 +34,7 @@ class UNetOneStep(OneStepGenerator):
         super().__init__(device, dtype)
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
         if resolution % factor:
-            raise ValueError(f"model.resolution must be a multiple of {factor}, got {resolution}")
+            raise UserError(f"model.resolution must be a multiple of {factor}, got {resolution}")
         self.resolution = resolution
         self.latent_shape = (unet.config.in_channels, resolution // factor, resolution // factor)
         self.vae_dtype = self.dtype if vae_dtype is None else getattr(torch, vae_dtype)
