@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 from omegaconf import MISSING
 
@@ -14,15 +13,61 @@ class RewardConfig:
     weight: float = 1.0
 
 
-class Channel(str, Enum):
-    red = "red"
-    green = "green"
-    blue = "blue"
-
-
 @dataclass
 class ColorRewardConfig(RewardConfig):
     _target_: str = "reno_exp.rewards.color.ColorReward"
-    channel: Channel = Channel.red
+    channel: str = "red"  # red | green | blue
 
-SCHEMAS = {"color": ColorRewardConfig}
+
+@dataclass
+class LearnedRewardConfig(RewardConfig):
+    dtype: str | None = None  # float32 | float16 | bfloat16 of the towers; null: float16 on CUDA, else float32
+    gradient_checkpointing: bool = False  # recompute the towers' block activations in the backward pass
+    cache_text: bool = True  # text side once per prompt; false: every iteration, as the authors' code
+
+
+@dataclass
+class HPSv2Config(LearnedRewardConfig):
+    _target_: str = "reno_exp.rewards.hpsv2.HPSv2Reward"
+    weight: float = 5.0
+    repo: str = "xswu/HPSv2"
+    filename: str = "HPS_v2.1_compressed.pt"
+
+
+@dataclass
+class ImageRewardConfig(LearnedRewardConfig):
+    _target_: str = "reno_exp.rewards.imagereward.ImageRewardReward"
+    weight: float = 1.0
+    repo: str = "THUDM/ImageReward"
+    tokenizer: str = "google-bert/bert-base-uncased"
+
+
+@dataclass
+class CLIPScoreConfig(LearnedRewardConfig):
+    _target_: str = "reno_exp.rewards.clipscore.CLIPScoreReward"
+    weight: float = 0.01
+    model: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+    processor: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+
+
+@dataclass
+class PickScoreConfig(CLIPScoreConfig):
+    _target_: str = "reno_exp.rewards.pickscore.PickScoreReward"
+    weight: float = 0.05
+    model: str = "yuvalkirstain/PickScore_v1"
+
+
+@dataclass
+class AestheticConfig(LearnedRewardConfig):
+    _target_: str = "reno_exp.rewards.aesthetic.AestheticReward"
+    weight: float = 0.0
+
+
+SCHEMAS = {
+    "color": ColorRewardConfig,
+    "hpsv2": HPSv2Config,
+    "imagereward": ImageRewardConfig,
+    "clip": CLIPScoreConfig,
+    "pickscore": PickScoreConfig,
+    "aesthetic": AestheticConfig,
+}

@@ -1,0 +1,72 @@
+"""The LAION aesthetic predictor (improved-aesthetic-predictor, ``sac+logos+ava1-l14-linearMSE.pth``).
+
+Score = LinearMLP(L2-normalised OpenAI CLIP ViT-L/14 image embedding), on a 1-10 scale; loss offset 10.
+It does not read the prompt. An evaluation metric in the paper (Table 1), weight 0 in ``reward=all``;
+``evaluate`` scores finished images without gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from reno_exp.rewards.checkpoints import OpenCLIPHubWeights, UrlFile
+from reno_exp.rewards.linear_mlp import LinearMLP
+from reno_exp.rewards.openclip_towers import build_clip
+from reno_exp.rewards.towers import TowerReward, load_strict
+
+CLIP_NAME = "ViT-L-14-quickgelu"  # OpenAI's ViT-L/14 uses QuickGELU
+CLIP_WEIGHTS = OpenCLIPHubWeights("timm/vit_large_patch14_clip_224.openai")
+MLP_WEIGHTS = UrlFile(
+    "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac%2Blogos%2Bava1-l14-linearMSE.pth",
+    "sac+logos+ava1-l14-linearMSE.pth",
+)
+
+
+class AestheticReward(TowerReward):
+    offset = 10.0
+
+    def __init__(
+        self,
+        random_init: bool = False,
+        tiny: bool = False,
+        device: str = "cpu",
+        dtype: str | None = None,
+        gradient_checkpointing: bool = False,
+        cache_text: bool = True,
+    ):
+        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+        clip = build_clip(CLIP_NAME, tiny=tiny)
+        self.mlp = LinearMLP(clip.visual.output_dim)
+        if not random_init:
+            import open_clip
+
+            open_clip.load_checkpoint(clip, CLIP_WEIGHTS.path(), strict=True)
+            load_strict(self.mlp, torch.load(MLP_WEIGHTS.path(), map_location="cpu", weights_only=True), MLP_WEIGHTS.name)
+        self.visual = clip.visual  # the text tower is never used: dropped
+        self.finish(self.visual.transformer.resblocks)
+        self.mlp.float()
+
+    @classmethod
+    def checkpoints(cls, cfg=None) -> list:
+        return [CLIP_WEIGHTS, MLP_WEIGHTS]
+
+    def encode_text(self, prompt: str) -> None:
+        return None
+
+    def prepare(self, prompt: str):
+        return None  # the aesthetic score does not depend on the prompt
+
+    def forward(self, image: torch.Tensor, prepared=None) -> torch.Tensor:
+        from reno_exp.rewards.preprocess import clip_preprocess
+
+        pixels = clip_preprocess(image.to(self.device)).to(self.dtype)
+        return self.score(pixels, None)
+
+    def score(self, pixels: torch.Tensor, text=None) -> torch.Tensor:
+        features = self.visual(pixels).float()
+        return self.mlp(features / features.norm(dim=-1, keepdim=True))
+
+    @torch.no_grad()
+    def evaluate(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B,) aesthetic scores, no gradient."""
+        return self.forward(image)
