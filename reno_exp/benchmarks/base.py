@@ -50,7 +50,12 @@ class PromptSuite:
 
     def shard(self) -> tuple[int, int]:
         index = self.shard_index
+        if index is None and self.num_shards == 1:
+            index = 0  # an array task of some other split (e.g. one Hydra job per task) runs everything
         if index is None:
+            if "SUBMITIT_EXECUTOR" in os.environ:  # hydra/launcher=slurm: the array index is the job number
+                raise UserError("with hydra/launcher=slurm, sweep the shards explicitly: "
+                                f"benchmark.shard_index=range(0,{self.num_shards})")
             index = int(os.environ.get("SLURM_ARRAY_TASK_ID", 0))
         if not 0 <= index < self.num_shards:
             raise UserError(f"benchmark.shard_index={index} is outside 0..{self.num_shards - 1} (num_shards)")
