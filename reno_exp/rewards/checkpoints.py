@@ -55,17 +55,21 @@ class HubRepo(Checkpoint):
     repo: str
     allow_patterns: tuple[str, ...] = ("*.json", "*.txt", "*.model", "*.safetensors")
     ignore_patterns: tuple[str, ...] = ()
+    # the first of these the repository has is fetched too (weights: safetensors, else the pickle)
+    one_of: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.repo
 
     def fetch(self) -> str:
-        from huggingface_hub import snapshot_download
+        from huggingface_hub import list_repo_files, snapshot_download
 
-        return snapshot_download(
-            self.repo, allow_patterns=list(self.allow_patterns), ignore_patterns=list(self.ignore_patterns) or None
-        )
+        patterns = list(self.allow_patterns)
+        if self.one_of:
+            files = set() if offline() else set(list_repo_files(self.repo))
+            patterns += [next((f for f in self.one_of if f in files), self.one_of[0])]
+        return snapshot_download(self.repo, allow_patterns=patterns, ignore_patterns=list(self.ignore_patterns) or None)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,56 @@
+"""HPSv2.1: OpenCLIP ViT-H-14 fine-tuned on human preferences (``HPS_v2.1_compressed.pt`` in xswu/HPSv2).
+
+Score = cosine of the L2-normalised image and text features (``image_features @ text_features.T``
+of the hpsv2 package, diagonal); loss offset 1. The state dict (its ``state_dict`` entry) is loaded
+strictly into open_clip's ViT-H-14; tokens from open_clip's ViT-H-14 tokenizer (real CLIP BPE, 77).
+"""
+
+from __future__ import annotations
+
+import open_clip
+import torch
+
+from reno_exp.rewards.checkpoints import Checkpoint, HubFile
+from reno_exp.rewards.openclip_towers import blocks, build_clip
+from reno_exp.rewards.towers import TowerReward, cosine, load_strict
+
+CLIP_NAME = "ViT-H-14"
+
+
+def hps_state_dict(path: str) -> dict[str, torch.Tensor]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return ckpt["state_dict"] if "state_dict" in ckpt else ckpt
+
+
+class HPSv2Reward(TowerReward):
+    offset = 1.0
+
+    def __init__(
+        self,
+        repo: str = "xswu/HPSv2",
+        filename: str = "HPS_v2.1_compressed.pt",
+        random_init: bool = False,
+        tiny: bool = False,
+        device: str = "cpu",
+        dtype: str | None = None,
+        gradient_checkpointing: bool = False,
+        cache_text: bool = True,
+        checkpoint: Checkpoint | None = None,
+    ):
+        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+        self.model = build_clip(CLIP_NAME, tiny=tiny)
+        self.tokenizer = open_clip.get_tokenizer(CLIP_NAME)  # ships its vocabulary: works offline
+        if not random_init:
+            ckpt = checkpoint or HubFile(repo, filename)
+            load_strict(self.model, hps_state_dict(ckpt.path()), ckpt.name)
+        self.finish(blocks(self.model))
+
+    @classmethod
+    def checkpoints(cls, cfg) -> list[Checkpoint]:
+        return [HubFile(cfg.get("repo", "xswu/HPSv2"), cfg.get("filename", "HPS_v2.1_compressed.pt"))]
+
+    def encode_text(self, prompt: str) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer([prompt]).to(self.device)).float()
+
+    def score(self, pixels: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        return cosine(self.model.encode_image(pixels), text)
