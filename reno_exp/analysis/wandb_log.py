@@ -1,0 +1,59 @@
+"""Optional: send the analysis of a run to Weights & Biases, as a run of its own (job type "analysis").
+
+The project, entity and mode come from the run's own logger config when it logged to W&B
+(``logger=wandb``); ``mode`` may be overridden (e.g. "offline"). As in the app's logger, an online
+init that fails (no key, no network) falls back to offline with one warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from reno_exp.analysis.distances import Table
+from reno_exp.analysis.runs import Run
+
+log = logging.getLogger(__name__)
+
+
+def settings_of(run: Run) -> dict | None:
+    """project/entity/mode/group of the run's W&B logger, or None when the run did not use W&B."""
+    cfg = run.config
+    logger = (cfg or {}).get("logger") or {}
+    if not str(logger.get("_target_", "")).endswith("WandbLogger"):
+        return None
+    return {k: logger.get(k) for k in ("project", "entity", "mode", "group")}
+
+
+def publish(run: Run, out_dir: Path, pictures: list[Path], table: Table | None, mode: str | None = None) -> bool:
+    """Log the pictures and the distance table; False (and a warning) when the run did not use W&B."""
+    settings = settings_of(run)
+    if settings is None:
+        log.warning("%s: the run's config has no W&B logger (logger=wandb); nothing sent to W&B", run.dir)
+        return False
+    import wandb
+
+    mode = mode or settings["mode"] or "online"
+    kw = {"project": settings["project"] or "reno_exp", "entity": settings["entity"], "group": settings["group"],
+          "job_type": "analysis", "name": f"{run.name}-analysis", "dir": str(out_dir),
+          "config": {"run_dir": str(run.dir)}}
+    wb_settings = wandb.Settings(init_timeout=60, silent=True)
+    try:
+        wb = wandb.init(mode=mode, settings=wb_settings, **kw)
+    except Exception as e:  # wandb raises several types for "no key" and "no network"
+        if mode != "online":
+            raise
+        log.warning("W&B unreachable (%s); logging offline to %s", str(e).splitlines()[0][:120], out_dir)
+        wb = wandb.init(mode="offline", settings=wb_settings, **kw)
+    try:
+        data = {f"analysis/{p.relative_to(out_dir).with_suffix('').as_posix()}": wandb.Image(str(p))
+                for p in pictures}
+        if table is not None:
+            cols = ["distance", "ours_mean", "ours_sd", "n", "seed_value"]
+            data["analysis/distances"] = wandb.Table(
+                columns=cols, data=[[r.label, r.mean, r.std, r.n, r.seed] for r in table.rows]
+            )
+        wb.log(data)
+    finally:
+        wb.finish()
+    return True
