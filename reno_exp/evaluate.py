@@ -1,0 +1,243 @@
+"""``python -m reno_exp.evaluate <run or sweep dir> [key=value ...]``: score a run's images.
+
+Every run directory under the path (a run: it holds ``results.jsonl``) gets ``evaluation.jsonl``, one
+JSON line per (key, image set, metric): ``{"key", "image_set", "metric", "score", "evaluator"}``.
+Image sets: ``initial`` and ``best``, and with ``iterates=true`` the saved iterates as ``iter_XXX``.
+Which metrics apply comes from each record's ``meta`` (T2I-CompBench by category, GenEval by tag);
+the aesthetic score applies to every image. Resumable like generation: lines already there are kept
+and not recomputed; each line is appended in one write and fsync'd, and a torn last line left by a
+killed run is cut off first. Models are built only for metrics with work left, one metric at a time.
+
+Overrides (OmegaConf dot-list, checked against ``EvaluateConfig``), e.g. ``metrics=[geneval]``,
+``random_init=true tiny=true``, ``device=cuda``, ``geneval.threshold=0.3``.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from reno_exp.errors import UserError
+from reno_exp.evaluators import METRICS
+from reno_exp.evaluators.geneval import GenEvalConfig
+from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
+from reno_exp.records import RESULTS, read_records
+
+EVALUATION = "evaluation.jsonl"
+log = logging.getLogger("reno_exp.evaluate")
+
+
+@dataclass
+class EvaluateConfig:
+    metrics: list[str] = field(default_factory=lambda: list(METRICS))
+    image_sets: list[str] = field(default_factory=lambda: ["initial", "best"])
+    iterates: bool = False  # also the saved iterates (optimizer.save_every > 0), as iter_XXX
+    random_init: bool = False  # real architectures with random weights, offline
+    tiny: bool = False  # with random_init: tiny configurations of the same classes (tests)
+    device: str | None = None  # None: cuda when available, else cpu
+    aesthetic_dtype: str | None = None  # None: float16 on CUDA, float32 elsewhere
+    progress: bool = True
+    t2i_compbench: T2ICompBenchConfig = field(default_factory=T2ICompBenchConfig)
+    geneval: GenEvalConfig = field(default_factory=GenEvalConfig)
+
+
+def load_config(overrides: list[str]) -> EvaluateConfig:
+    base = OmegaConf.structured(EvaluateConfig)
+    try:
+        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as e:
+        raise UserError(f"bad override: {str(e).splitlines()[0]}") from None
+    unknown = sorted(set(cfg.metrics) - set(METRICS))
+    if unknown:
+        raise UserError(f"unknown metric(s) {unknown}; metrics: {', '.join(METRICS)}")
+    if cfg.tiny and not cfg.random_init:
+        raise UserError("tiny=true needs random_init=true (tiny models have no real weights)")
+    return OmegaConf.to_object(cfg)
+
+
+def run_dirs(path: str | Path) -> list[Path]:
+    """The run directory itself, or every run directory below a sweep directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory")
+    if (path / RESULTS).is_file():
+        return [path]
+    runs = sorted(p.parent for p in path.rglob(RESULTS))
+    if not runs:
+        raise UserError(f"no run under {path}: no {RESULTS} there or below")
+    return runs
+
+
+class EvaluationFile:
+    """``<run>/evaluation.jsonl``: whole lines only, appended atomically, read back for resuming."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / EVALUATION
+        self._repair()
+        self.done = {(r["key"], r["image_set"], r["metric"]) for r in self.read()}
+
+    def _repair(self) -> None:
+        if self.path.exists():
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                self.path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def append(self, row: dict) -> None:
+        line = (json.dumps(row, allow_nan=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.done.add((row["key"], row["image_set"], row["metric"]))
+
+
+def image_sets(record: dict, cfg: EvaluateConfig) -> list[tuple[str, str]]:
+    """(image set name, path relative to the run) of a record's saved images."""
+    out = []
+    if "initial" in cfg.image_sets and record.get("initial_image"):
+        out.append(("initial", record["initial_image"]))
+    if "best" in cfg.image_sets and record.get("image"):
+        out.append(("best", record["image"]))
+    if cfg.iterates:
+        for rel in record.get("iterates") or []:
+            m = re.search(r"_(\d+)\.png$", rel)
+            if m:
+                out.append((f"iter_{int(m.group(1)):03d}", rel))
+    return out
+
+
+def evaluator_class(metric: str):
+    if metric == "t2i_compbench":
+        from reno_exp.evaluators.t2i_compbench import T2ICompBench
+
+        return T2ICompBench
+    if metric == "geneval":
+        from reno_exp.evaluators.geneval import GenEval
+
+        return GenEval
+    from reno_exp.evaluators.aesthetic import Aesthetic
+
+    return Aesthetic
+
+
+def build(metric: str, cfg: EvaluateConfig, device: str):
+    common = {"random_init": cfg.random_init, "tiny": cfg.tiny, "device": device}
+    if metric == "t2i_compbench":
+        return evaluator_class(metric)(cfg.t2i_compbench, **common)
+    if metric == "geneval":
+        return evaluator_class(metric)(cfg.geneval, **common)
+    return evaluator_class(metric)(dtype=cfg.aesthetic_dtype, **common)
+
+
+def work(runs: list[Path], metric: str, cfg: EvaluateConfig, files: dict[Path, EvaluationFile]):
+    """(run, record, [(image set, rel path)]) still to score for the metric."""
+    cls = evaluator_class(metric)
+    todo = []
+    for run in runs:
+        for record in read_records(run):
+            if not cls.applies(record):
+                continue
+            sets = [(s, rel) for s, rel in image_sets(record, cfg) if (record["key"], s, metric) not in files[run].done]
+            if sets:
+                todo.append((run, record, sets))
+    return todo
+
+
+def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
+    """Score what is missing; returns the number of lines written per run directory."""
+    import torch
+    from PIL import Image
+    from tqdm import tqdm
+
+    from reno_exp.run import resolve_device
+
+    runs = run_dirs(path)
+    files = {run: EvaluationFile(run) for run in runs}
+    written = dict.fromkeys(runs, 0)
+    device = resolve_device(cfg.device)
+    for metric in cfg.metrics:
+        todo = work(runs, metric, cfg, files)
+        if not todo:
+            log.info("%s: nothing left to score", metric)
+            continue
+        log.info("%s: %d records to score", metric, len(todo))
+        evaluator = build(metric, cfg, device)
+        for run, record, sets in tqdm(todo, desc=metric, unit="record", disable=not cfg.progress, dynamic_ncols=True):
+            missing = [rel for _, rel in sets if not (run / rel).is_file()]
+            if missing:
+                raise UserError(f"{run}: record {record['key']} points to missing image(s) {missing}")
+            images = [Image.open(run / rel).convert("RGB") for _, rel in sets]
+            scores = evaluator.score(images, record)
+            name = evaluator.evaluator_name(record)
+            for (image_set, _), score in zip(sets, scores):
+                files[run].append({"key": record["key"], "image_set": image_set, "metric": metric,
+                                   "score": float(score), "evaluator": name})
+                written[run] += 1
+        del evaluator
+        gc.collect()
+        if device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    return written
+
+
+def summarise(runs: list[Path]) -> None:
+    for run in runs:
+        rows = EvaluationFile(run).read()
+        groups: dict[tuple[str, str], list[float]] = {}
+        for r in rows:
+            groups.setdefault((r["metric"], r["image_set"]), []).append(r["score"])
+        print(f"{run / EVALUATION}: {len(rows)} scores")
+        for (metric, image_set), scores in sorted(groups.items()):
+            print(f"  {metric:>14} {image_set:>8}: mean {sum(scores) / len(scores):.4f} over {len(scores)} images")
+
+
+USAGE = "usage: python -m reno_exp.evaluate <run or sweep dir> [key=value ...]  (see the module docstring)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        print(__doc__)
+        return 0 if argv else 2
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        cfg = load_config(argv[1:])
+        evaluate(argv[0], cfg)
+    except Exception as e:
+        from reno_exp.__main__ import causes
+
+        user_error = next((c for c in causes(e) if isinstance(c, UserError)), None)
+        if user_error is None:
+            raise
+        log.error("%s", user_error)
+        return 2
+    summarise(run_dirs(argv[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
