@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from reno_exp import reno
 from reno_exp.benchmarks.base import Item
+from reno_exp.generators.base import OneStepGenerator
 from reno_exp.records import RunRecords
 from reno_exp.rewards.base import RewardSet
 
@@ -91,7 +92,14 @@ def peak_memory(device: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # process peak RSS on Linux
 
 
-def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> RunRecords:
+def build(cfg: DictConfig, device: str) -> tuple[OneStepGenerator, RewardSet]:
+    generator = instantiate(cfg.model, random_init=cfg.random_init, device=device)
+    rewards = RewardSet.from_config(cfg.reward, random_init=cfg.random_init, tiny=cfg.tiny, device=device)
+    return generator, rewards
+
+
+def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=None) -> RunRecords:
+    """``parts``: an already built (generator, rewards) pair for ``cfg`` (benchmarks reuse them)."""
     device = resolve_device(cfg.device)
     records = RunRecords(run_dir)
     suite = instantiate(cfg.benchmark)
@@ -101,8 +109,7 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None) -> RunRe
         return records
     log.info("%d items to run (%d already recorded)", len(todo), len(records.done))
 
-    generator = instantiate(cfg.model, random_init=cfg.random_init, device=device)
-    rewards = RewardSet.from_config(cfg.reward, random_init=cfg.random_init, tiny=cfg.tiny, device=device)
+    generator, rewards = parts or build(cfg, device)
     logger = instantiate(cfg.logger)
     job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
     logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type)
