@@ -1,0 +1,113 @@
+"""A benchmark run killed at any instant and run again ends with exactly the records of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reno_exp.records import RESULTS, read_records
+
+ROOT = Path(__file__).resolve().parents[1]
+OVERRIDES = ["model=tiny", "reward=color", "benchmark=t2i_compbench", "benchmark.category=shape",
+             "benchmark.limit=2", "benchmark.seeds=[0,1,2]", "optimizer.n_iters=3", "progress=false"]
+TIMING = ("seconds", "peak_memory_bytes")  # the only fields allowed to differ between runs
+
+
+def lines(run_dir: Path) -> list[str]:
+    path = run_dir / RESULTS
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def comparable(run_dir: Path) -> dict[str, dict]:
+    raw = lines(run_dir)
+    records = [json.loads(line) for line in raw]  # every line whole: a torn one fails here
+    keys = [r["key"] for r in records]
+    assert len(keys) == len(set(keys)), f"duplicated records: {sorted(k for k in keys if keys.count(k) > 1)}"
+    return {r["key"]: {k: v for k, v in r.items() if k not in TIMING} for r in records}
+
+
+def outputs(run_dir: Path) -> dict[str, bytes]:
+    """Every image, noise and exported file, by relative path (not Hydra's logs)."""
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and p.name != RESULTS and ".hydra" not in p.parts and p.suffix != ".log"}
+
+
+def in_flight(run_dir: Path) -> bool:
+    """An item's files exist but its record does not yet: the run is between saving and appending."""
+    done = {json.loads(line)["key"] for line in lines(run_dir) if line.endswith("}")}
+    saved = {p.name.removesuffix(".safetensors") for p in (run_dir / "noise").glob("*.safetensors")}
+    return bool(saved - done)
+
+
+def start(run_dir: Path) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-m", "reno_exp", *OVERRIDES, f"hydra.run.dir={run_dir}"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended (rc {proc.returncode}) before the kill point: "
+                                 f"{proc.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, compose):
+    from reno_exp.run import run
+
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    run(compose(OVERRIDES), run_dir)
+    return run_dir
+
+
+@pytest.mark.slow
+def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
+    from reno_exp.run import run
+
+    expected = comparable(reference)
+    assert len(expected) == 6
+    run_dir = tmp_path / "killed"
+    kill_points = [
+        lambda: (run_dir / ".hydra").exists(),  # while starting: nothing recorded yet
+        lambda: len(lines(run_dir)) >= 2,  # between items
+        lambda: in_flight(run_dir),  # mid-item: images and noise saved, record not yet written
+    ]
+    counts = []
+    for condition in kill_points:
+        kill_when(start(run_dir), condition)
+        counts.append(len(comparable(run_dir)))  # after each kill: whole records only, none twice
+    assert counts[-1] < len(expected), "the last kill came after the run had finished"
+    # the first re-run after a kill starts from what is recorded; the final one completes the work
+    run(compose(OVERRIDES), run_dir)
+    assert comparable(run_dir) == expected
+    assert outputs(run_dir) == outputs(reference)
+    assert not [p for p in run_dir.rglob("*.tmp*")]
+
+
+@pytest.mark.slow
+def test_torn_last_line_is_cut_and_redone(tmp_path, compose, reference):
+    """A kill inside the write of a line leaves half a record: the next run drops it and redoes the item."""
+    from reno_exp.run import run
+
+    run_dir = tmp_path / "torn"
+    run_dir.mkdir()
+    whole = lines(reference)
+    (run_dir / RESULTS).write_text("\n".join(whole[:3]) + "\n" + whole[3][: len(whole[3]) // 2])
+    assert len(read_records(run_dir)) == 3
+    run(compose(OVERRIDES), run_dir)
+    assert comparable(run_dir) == comparable(reference)
+    assert (run_dir / RESULTS).read_text().endswith("}\n")
