@@ -87,7 +87,7 @@ def figure(ps: list[Point], path: Path, title: str = "") -> Path | None:
     metrics = sorted({p.metric for p in ps if p.iteration is not None})
     if not metrics:
         return None
-    fig = Figure(figsize=(5.5 * len(metrics), 4))
+    fig = Figure(figsize=(5.5 * len(metrics), 4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))
     for ax, metric in zip(axes, metrics):
         groups = sorted({p.group for p in ps if p.metric == metric}, key=lambda g: (g == "overall", g))
@@ -107,5 +107,4 @@ def figure(ps: list[Point], path: Path, title: str = "") -> Path | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, title="dotted: best image", title_fontsize=7)
     fig.suptitle(title or "Metric against the number of iterations (Figure 5)", fontsize=11)
-    fig.tight_layout()
     return save(fig, path)

@@ -24,7 +24,7 @@ CURVE_EXTRAS = ("reg", "loss", "grad_norm")  # record["curves"] entries that are
 
 def save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=100)
     return path
 
 
@@ -44,7 +44,7 @@ def noise_figure(initial: torch.Tensor, best: torch.Tensor, images: list[Path | 
     """Initial noise, optimised noise, their difference (amplified, colour-mapped), initial and best image."""
     delta = (best - initial).float().mean(0).cpu().numpy()
     m = float(np.abs(delta).max()) or 1.0
-    fig = Figure(figsize=(17, 3.9))
+    fig = Figure(figsize=(17, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
     axes[0].imshow(noise_rgb(initial), interpolation="nearest")
     axes[0].set_title("initial noise (ch 0-2)")
@@ -67,7 +67,7 @@ def noise_figure(initial: torch.Tensor, best: torch.Tensor, images: list[Path | 
 
 
 def coherence_figure(c: Coherence, path: Path, title: str = "") -> Path:
-    fig = Figure(figsize=(6.5, 4.2))
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.subplots()
     lo, hi = c.band()
     n = len(c.per_item)
@@ -85,7 +85,7 @@ def coherence_figure(c: Coherence, path: Path, title: str = "") -> Path:
 
 
 def spectrum_figure(s: Spectra, path: Path, title: str = "") -> Path:
-    fig = Figure(figsize=(6.5, 4.2))
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
     ax = fig.subplots()
     r = s.radii
     ch = s.change
@@ -118,7 +118,7 @@ def curves_figure(records: list[dict], path: Path, title: str = "") -> Path:
     panels += [(n, lambda r, n=n: r["curves"].get(n, [])) for n in ("reg", "grad_norm")]
     cols = min(3, len(panels))
     rows = -(-len(panels) // cols)
-    fig = Figure(figsize=(5 * cols, 3.4 * rows))
+    fig = Figure(figsize=(5 * cols, 3.4 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax, (name, get) in zip(axes, panels):
         series = [np.array([np.nan if v is None else v for v in get(r)], dtype=float) for r in records]
@@ -143,7 +143,6 @@ def curves_figure(records: list[dict], path: Path, title: str = "") -> Path:
         ax.axis("off")
     axes[0].legend(fontsize=8)
     fig.suptitle(title or f"Per-iteration values ({len(records)} item(s); dots: best iterate)", fontsize=11)
-    fig.tight_layout()
     return save(fig, path)
 
 
