@@ -57,7 +57,7 @@ def main(argv=None) -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=[*args.overrides, f"benchmark.seeds={seeds}", "benchmark=single",
                                            "logger=none", "progress=false"])
-    device = resolve_device(cfg.device)
+    cfg.device = device = resolve_device(cfg.device)
     t = time.perf_counter()
     parts = build(cfg, device)
     built = time.perf_counter() - t
