@@ -1,0 +1,121 @@
+"""Tables 1-3 from a sweep's job dirs: aggregation, baseline from initial images, missing != zero, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reno_exp import tables
+
+
+def make_job(root: Path, num: int, model: str, reward: str, suite: str, records: list[dict],
+             scores: list[dict], experiment: str | None = None) -> Path:
+    """A job dir as Hydra and the app leave it: .hydra/{config,hydra}.yaml, results.jsonl, evaluation.jsonl."""
+    run = root / str(num)
+    (run / ".hydra").mkdir(parents=True)
+    config = {"model": {"_target_": f"x.{model}"}, "reward": {} if reward == "none" else {reward: {"weight": 1.0}},
+              "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"}, "logger": {"_target_": "reno_exp.loggers.NullLogger"}}
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment}
+    (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run / "evaluation.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scores))
+    return run
+
+
+def t2i_record(index: int, k: int, category: str) -> dict:
+    return {"key": f"{index:05d}_{k:02d}", "index": index, "k": k, "prompt": f"{category} prompt {index}", "seed": k,
+            "meta": {"suite": "t2i_compbench", "category": category}, "initial": {"total": 0.0}, "best": {"total": 1.0}}
+
+
+def score(record: dict, image_set: str, metric: str, value: float) -> dict:
+    return {"key": record["key"], "image_set": image_set, "metric": metric, "score": value, "evaluator": "test"}
+
+
+def by_cell(rows: list[dict]) -> dict[tuple[str, str, str], dict]:
+    return {(r["model"], r["method"], r["column"]): r for r in rows}
+
+
+def test_table1_cells_baseline_dedup_and_missing(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    color = [t2i_record(i, k, "color") for i in range(2) for k in range(2)]
+    # two reward runs on the same images: their initial images are the baseline, counted once
+    make_job(sweep, 0, "sd_turbo", "clip", "t2i_compbench", color,
+             [score(r, "initial", "t2i_compbench", 0.5) for r in color]
+             + [score(r, "best", "t2i_compbench", v) for r, v in zip(color, [0.6, 0.7, 0.8, 0.9])]
+             + [score(r, s, "aesthetic", 5.0 + (s == "best")) for r in color for s in ("initial", "best")],
+             experiment="table1")
+    make_job(sweep, 1, "sd_turbo", "all", "t2i_compbench", color,
+             [score(r, "initial", "t2i_compbench", 0.5) for r in color]
+             + [score(r, "best", "t2i_compbench", 1.0) for r in color[:3]]  # one image not scored yet
+             + [score(color[0], "iter_010", "t2i_compbench", 0.0)],  # iterates are not table cells
+             experiment="table1")
+    shape = [t2i_record(0, 0, "shape")]
+    make_job(sweep, 2, "sd_turbo", "all", "t2i_compbench", shape, [score(shape[0], "initial", "t2i_compbench", 0.25)],
+             experiment="table1")
+    assert tables.main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert "Table 1" in out and "Table 2" not in out and "Table 3" not in out
+    assert "| SD-Turbo + ImageReward | — (0.7720) | — (0.6104) | — (0.7334) | — (5.611) |" in out
+
+    rows = list(csv.DictReader(open(sweep / "tables.csv")))
+    cells = by_cell(rows)
+    assert float(cells[("sd_turbo", "baseline", "color")]["ours"]) == pytest.approx(0.5)
+    assert cells[("sd_turbo", "baseline", "color")]["n_images"] == "4"  # 4 images, not 8: no double count
+    assert float(cells[("sd_turbo", "clip", "color")]["ours"]) == pytest.approx(0.75)
+    assert float(cells[("sd_turbo", "all", "color")]["ours"]) == pytest.approx(1.0)
+    assert cells[("sd_turbo", "all", "color")]["n_images"] == "3"
+    assert float(cells[("sd_turbo", "baseline", "shape")]["ours"]) == pytest.approx(0.25)
+    assert cells[("sd_turbo", "all", "shape")]["ours"] == ""  # no score: missing, not 0
+    assert cells[("sd_turbo", "imagereward", "texture")]["ours"] == ""
+    assert float(cells[("sd_turbo", "clip", "aesthetic")]["ours"]) == pytest.approx(6.0)
+    assert cells[("sd_turbo", "all", "color")]["paper"] == "0.7830"
+    assert (sweep / "tables.md").read_text().startswith("### Table 1")
+
+
+def test_geneval_mean_needs_all_six_tags_and_unknown_models_get_rows(tmp_path):
+    sweep = tmp_path / "sweep"
+    recs, scores = [], []
+    for i, tag in enumerate(tables.TAGS):
+        for k in range(2):
+            r = {"key": f"{i:05d}_{k:02d}", "index": i, "k": k, "prompt": f"p{i}", "seed": k,
+                 "meta": {"suite": "geneval", "tag": tag, "include": []}}
+            recs.append(r)
+            scores += [score(r, "initial", "geneval", float(k == 0)), score(r, "best", "geneval", 1.0)]
+    scores = [s for s in scores if not (s["image_set"] == "best" and s["key"].startswith("00005"))]
+    make_job(sweep, 0, "tiny", "all", "geneval", recs, scores, experiment="table3")
+    assert tables.main([str(sweep), "--out", str(tmp_path / "out")]) == 0
+    cells = by_cell(list(csv.DictReader(open(tmp_path / "out" / "tables.csv"))))
+    assert float(cells[("tiny", "baseline", "counting")]["ours"]) == pytest.approx(0.5)
+    assert float(cells[("tiny", "baseline", "mean")]["ours"]) == pytest.approx(0.5)
+    assert cells[("tiny", "all", "color_attr")]["ours"] == ""
+    assert cells[("tiny", "all", "mean")]["ours"] == ""  # five of six tags: no overall score
+    assert cells[("tiny", "all", "mean")]["paper"] == ""
+    assert cells[("sdxl_turbo", "all", "mean")]["paper"] == "0.65"
+    assert cells[("DALL-E 3", "reference", "position")]["paper"] == "0.43"
+
+
+def test_paper_numbers_match_the_seed():
+    """The data file holds the seed's Tables 1-3, cell for cell."""
+    paper = tables.read_paper()
+    seed = (Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_79d47256aad078f9.txt")
+    if seed.exists():  # the seed presentation sits beside the repository here (not in a bare checkout)
+        assert "+ ImageReward\t0.7720\t0.6104\t0.7334\t5.611" in seed.read_text()
+    assert [paper[("1", "sd_turbo", "imagereward", c)] for c in ("color", "shape", "texture", "aesthetic")] == [
+        "0.7720", "0.6104", "0.7334", "5.611"]
+    assert [paper[("2", "hyper_sdxl", "all", c)] for c in tables.T2I] == ["0.79", "0.63", "0.77", "0.26", "0.31", "0.48"]
+    assert [paper[("3", "pixart_dmd", "baseline", c)] for c in ["mean", *tables.TAGS]] == [
+        "0.45", "0.95", "0.38", "0.46", "0.76", "0.05", "0.09"]
+    assert ("2", "DALL-E 3", "reference", "spatial") not in paper  # "-" in the paper: absent, not zero
+    assert sum(1 for k in paper if k[0] == "1") == 24
+    assert sum(1 for k in paper if k[0] == "2") == 81
+    assert sum(1 for k in paper if k[0] == "3") == 105
+
+
+def test_no_runs_is_an_error(tmp_path, capsys):
+    assert tables.main([str(tmp_path)]) == 1
+    assert "no runs" in capsys.readouterr().err
