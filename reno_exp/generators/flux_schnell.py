@@ -1,0 +1,152 @@
+"""FLUX.1-schnell (timestep-distilled rectified-flow transformer) with one step, as ReNO's FLUX pipeline.
+
+The noise is FLUX's packed latent: (H/16 * W/16) tokens of 2x2 patches of the 16-channel VAE latent, i.e.
+1024 tokens x 64 channels at 512 px, unscaled (flow matching starts at sigma = 1). Sigmas
+linspace(1, 1/n, n) with the scheduler's shift (1 for schnell, no dynamic shift), so one step at t = 1000:
+``x0 = x - v``. No guidance embedding (schnell has none), T5 max length 256, CLIP-L pooled output,
+bfloat16. Decode: unpack, ``z / 0.3611 + 0.1159``, VAE.
+
+Our noise is drawn directly in the packed layout: the same N(0, I) distribution as the pipeline's draw of
+(16, H/8, W/8) followed by packing, but a given seed maps to a different (permuted) tensor.
+
+Parameters: transformer 11,891,178,560 (FLUX.1-dev's 11.90B includes a guidance embedder schnell lacks);
+T5-XXL encoder 4,762,310,656; CLIP-L text encoder 123,060,480; VAE 83,819,683.
+Depth overrides (random_init only): ``num_layers`` (19 double-stream blocks), ``num_single_layers`` (38
+single-stream blocks), ``text_encoder_layers`` (24 T5 blocks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
+
+from reno_exp import hub
+from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.transformer_one_step import TransformerOneStep
+from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+
+MODEL = "flux_schnell"
+
+
+def random_flux_parts(num_layers=None, num_single_layers=None, text_encoder_layers=None) -> dict:
+    return {
+        "transformer": FluxTransformer2DModel.from_config(
+            arch(MODEL, "transformer", num_layers=num_layers, num_single_layers=num_single_layers)
+        ),
+        "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
+        "text_encoder": CLIPTextModel(CLIPTextConfig(**arch(MODEL, "text_encoder"))),
+        "text_encoder_2": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder_2", num_layers=text_encoder_layers))),
+        "scheduler": FlowMatchEulerDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
+    }
+
+
+def load_flux_parts(hub_id: str, dtype: torch.dtype) -> dict:
+    def get(cls, sub, **kw):
+        return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
+
+    return {
+        "transformer": get(FluxTransformer2DModel, "transformer", torch_dtype=dtype),
+        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype),
+        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype),
+        "text_encoder_2": get(T5EncoderModel, "text_encoder_2", dtype=dtype),
+        "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
+        "tokenizer_2": check_tokenizer(get(T5Tokenizer, "tokenizer_2"), f"{hub_id}:tokenizer_2"),
+        "scheduler": get(FlowMatchEulerDiscreteScheduler, "scheduler"),
+    }
+
+
+class FluxSchnell(TransformerOneStep):
+    def __init__(
+        self,
+        hub_id: str = "black-forest-labs/FLUX.1-schnell",
+        resolution: int = 512,
+        dtype: str = "bfloat16",
+        num_inference_steps: int = 1,
+        guidance_scale: float = 0.0,
+        max_sequence_length: int = 256,
+        gradient_checkpointing: bool = False,
+        vae_checkpointing: bool = False,
+        vae_tiling: bool = False,
+        offload_text_encoders: bool = False,
+        num_layers: int | None = None,
+        num_single_layers: int | None = None,
+        text_encoder_layers: int | None = None,
+        random_init: bool = False,
+        device: str = "cpu",
+    ):
+        check_depth_overrides(random_init, num_layers=num_layers, num_single_layers=num_single_layers,
+                              text_encoder_layers=text_encoder_layers)
+        if random_init:
+            parts = {
+                **random_flux_parts(num_layers, num_single_layers, text_encoder_layers),
+                "tokenizer": offline_clip_tokenizer(),
+                "tokenizer_2": offline_t5_tokenizer(max_sequence_length),
+            }
+        else:
+            parts = load_flux_parts(hub_id, getattr(torch, dtype))
+        self_vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        check_resolution(resolution, 2 * self_vae_factor)  # VAE downsampling, then 2x2 packing
+        tokens = (resolution // (2 * self_vae_factor)) ** 2
+        super().__init__(
+            parts["transformer"], parts["vae"], parts["scheduler"],
+            {"text_encoder": parts["text_encoder"], "text_encoder_2": parts["text_encoder_2"]},
+            latent_shape=(tokens, parts["transformer"].config.in_channels),
+            resolution=resolution, device=device, dtype=dtype,
+            gradient_checkpointing=gradient_checkpointing, vae_checkpointing=vae_checkpointing,
+            vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
+        )
+        self.tokenizer, self.tokenizer_2 = parts["tokenizer"], parts["tokenizer_2"]
+        self.vae_scale_factor = self_vae_factor
+        self.num_inference_steps = num_inference_steps
+        self.guidance_scale = guidance_scale
+        self.max_sequence_length = max_sequence_length
+        side = resolution // (2 * self_vae_factor)
+        self.register_buffer(
+            "img_ids", FluxPipeline._prepare_latent_image_ids(1, side, side, self.device, self.dtype), persistent=False
+        )
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str) -> dict:
+        clip_ids = self.tokenizer(prompt, padding="max_length", max_length=self.tokenizer.model_max_length,
+                                  truncation=True, return_tensors="pt").input_ids.to(self.device)
+        t5_ids = self.tokenizer_2(prompt, padding="max_length", max_length=self.max_sequence_length,
+                                  truncation=True, return_tensors="pt").input_ids.to(self.device)
+        with self.text.on_device():
+            pooled = self.text["text_encoder"](clip_ids, output_hidden_states=False).pooler_output
+            embeds = self.text["text_encoder_2"](t5_ids, output_hidden_states=False)[0]
+        return {
+            "pooled_projections": pooled.to(self.dtype),
+            "encoder_hidden_states": embeds.to(self.dtype),
+            "txt_ids": torch.zeros(embeds.shape[1], 3, device=self.device, dtype=self.dtype),
+        }
+
+    def _set_timesteps(self):
+        n = self.num_inference_steps
+        sigmas = np.linspace(1.0, 1 / n, n)
+        cfg = self.scheduler.config
+        mu = None
+        if cfg.get("use_dynamic_shifting", False):
+            mu = calculate_shift(self.latent_shape[0], cfg.get("base_image_seq_len", 256),
+                                 cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
+                                 cfg.get("max_shift", 1.15))
+        self.scheduler.set_timesteps(sigmas=sigmas, device=self.device, mu=mu)
+        return self.scheduler.timesteps[0]
+
+    def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
+        t = self._set_timesteps()
+        timestep = t.expand(noise.shape[0]).to(self.dtype) / 1000
+        guidance = None
+        if self.transformer.config.guidance_embeds:
+            guidance = torch.full((noise.shape[0],), self.guidance_scale, device=self.device, dtype=torch.float32)
+        v = self.transformer(
+            hidden_states=noise.to(self.dtype), timestep=timestep, guidance=guidance, img_ids=self.img_ids,
+            return_dict=False, **cond,
+        )[0]
+        return self.scheduler.step(v.float(), t, noise, return_dict=False)[0]
+
+    def to_vae_latents(self, latent: torch.Tensor) -> torch.Tensor:
+        return FluxPipeline._unpack_latents(latent, self.resolution, self.resolution, self.vae_scale_factor)

@@ -1,0 +1,83 @@
+"""Hyper-SDXL 1-step as the ReNO authors run it: the SDXL base architecture with the UNet weights of
+``Hyper-SDXL-1step-Unet.safetensors`` (``ByteDance/Hyper-SD``) loaded strictly, the LCM scheduler built from
+SDXL base's scheduler config and called at timesteps [800], 1024 px, float16 with the VAE in float32 (SDXL
+base's VAE overflows in float16; the pipeline upcasts it).
+
+From the hub (or local directories in the same layouts: ``hub_id`` as SDXL base, ``hyper_repo`` holding
+``hyper_ckpt``), or with ``random_init`` the same architecture from ``architectures/hyper_sdxl/``.
+Parameters: UNet 2,567,463,684; VAE 83,653,863; CLIP-L text encoder 123,060,480; OpenCLIP-bigG text
+encoder 694,659,840; total 3,468,837,867.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
+from safetensors.torch import load_file
+
+from reno_exp import hub
+from reno_exp.generators.parts import arch, check_depth_overrides, hub_file
+from reno_exp.generators.sdxl_one_step import (
+    SDXLUNetOneStep,
+    load_sdxl_text_parts,
+    offline_sdxl_tokenizers,
+    random_sdxl_parts,
+)
+
+MODEL = "hyper_sdxl"
+
+
+def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: torch.dtype) -> dict:
+    parts = load_sdxl_text_parts(hub_id, dtype)
+    config = hub.load(f"{hub_id}:unet", UNet2DConditionModel.load_config, hub_id, subfolder="unet")
+    unet = UNet2DConditionModel.from_config(config)
+    # strict: a checkpoint that does not fill every SDXL UNet weight must fail here, not generate noise
+    unet.load_state_dict(load_file(hub_file(hyper_repo, hyper_ckpt)), strict=True)
+    parts["unet"] = unet
+    parts["vae"] = hub.load(f"{hub_id}:vae", AutoencoderKL.from_pretrained, hub_id, subfolder="vae")
+    sched = hub.load(f"{hub_id}:scheduler", LCMScheduler.load_config, hub_id, subfolder="scheduler")
+    parts["scheduler"] = LCMScheduler.from_config(sched)
+    return parts
+
+
+class HyperSDXL(SDXLUNetOneStep):
+    def __init__(
+        self,
+        hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",
+        hyper_repo: str = "ByteDance/Hyper-SD",
+        hyper_ckpt: str = "Hyper-SDXL-1step-Unet.safetensors",
+        resolution: int = 1024,
+        dtype: str = "float16",
+        vae_dtype: str = "float32",
+        timesteps: tuple[int, ...] = (800,),
+        gradient_checkpointing: bool = False,
+        vae_checkpointing: bool = False,
+        vae_tiling: bool = False,
+        offload_text_encoders: bool = False,
+        text_encoder_layers: int | None = None,
+        unet_transformer_layers: int | None = None,
+        random_init: bool = False,
+        device: str = "cpu",
+    ):
+        check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
+                              unet_transformer_layers=unet_transformer_layers)
+        if random_init:
+            parts = {
+                **random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers),
+                **offline_sdxl_tokenizers(),
+                "scheduler": LCMScheduler.from_config(arch(MODEL, "scheduler")),
+            }
+        else:
+            parts = load_hyper_sdxl_parts(hub_id, hyper_repo, hyper_ckpt, getattr(torch, dtype))
+        super().__init__(
+            **parts,
+            resolution=resolution,
+            device=device,
+            dtype=dtype,
+            vae_dtype=vae_dtype,
+            timesteps=[int(t) for t in timesteps],
+            gradient_checkpointing=gradient_checkpointing,
+            vae_checkpointing=vae_checkpointing,
+            vae_tiling=vae_tiling,
+            offload_text_encoders=offload_text_encoders,
+        )

@@ -1,0 +1,121 @@
+"""PixArt-alpha DMD (one-step distillation of PixArt-alpha XL/2 at 512 px) as the ReNO authors run it.
+
+The transformer and DDPM scheduler of ``PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512``, the T5 tokenizer and
+encoder and the VAE of ``PixArt-alpha/PixArt-XL-2-1024-MS``. One transformer call at timestep 400 on the
+unscaled noise (DDPM's initial sigma is 1), the learned-sigma half of the output dropped, and the DDPM
+step's predicted x0 is the latent (DMD's one-step rule). T5 max length 120, no caption cleaning, no
+guidance; float16; the authors checkpoint the transformer and the VAE decoder.
+
+Parameters: transformer 610,856,096; T5-XXL encoder 4,762,310,656; VAE 83,653,863.
+Depth overrides (random_init only): ``num_layers`` (28 transformer blocks), ``text_encoder_layers`` (24 T5
+blocks): the same blocks, fewer of them, so a smoke run fits this machine.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, PixArtTransformer2DModel
+from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+from reno_exp import hub
+from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.transformer_one_step import TransformerOneStep
+from reno_exp.tokenizers import check_tokenizer
+
+MODEL = "pixart_dmd"
+
+
+def random_pixart_parts(num_layers: int | None = None, text_encoder_layers: int | None = None) -> dict:
+    return {
+        "transformer": PixArtTransformer2DModel.from_config(arch(MODEL, "transformer", num_layers=num_layers)),
+        "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
+        "text_encoder": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder", num_layers=text_encoder_layers))),
+        "scheduler": DDPMScheduler.from_config(arch(MODEL, "scheduler")),
+    }
+
+
+def load_pixart_parts(hub_id: str, pipeline_id: str, dtype: torch.dtype) -> dict:
+    def get(repo, cls, sub, **kw):
+        return hub.load(f"{repo}:{sub}", cls.from_pretrained, repo, subfolder=sub, **kw)
+
+    return {
+        "transformer": get(hub_id, PixArtTransformer2DModel, "transformer", torch_dtype=dtype),
+        "scheduler": get(hub_id, DDPMScheduler, "scheduler"),
+        "vae": get(pipeline_id, AutoencoderKL, "vae", torch_dtype=dtype),
+        "text_encoder": get(pipeline_id, T5EncoderModel, "text_encoder", dtype=dtype),
+        "tokenizer": check_tokenizer(get(pipeline_id, T5Tokenizer, "tokenizer"), f"{pipeline_id}:tokenizer"),
+    }
+
+
+class PixArtDMD(TransformerOneStep):
+    def __init__(
+        self,
+        hub_id: str = "PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512",
+        pipeline_id: str = "PixArt-alpha/PixArt-XL-2-1024-MS",
+        resolution: int = 512,
+        dtype: str = "float16",
+        timesteps: tuple[int, ...] = (400,),
+        max_sequence_length: int = 120,
+        gradient_checkpointing: bool = True,
+        vae_checkpointing: bool = True,
+        vae_tiling: bool = False,
+        offload_text_encoders: bool = False,
+        num_layers: int | None = None,
+        text_encoder_layers: int | None = None,
+        random_init: bool = False,
+        device: str = "cpu",
+    ):
+        check_depth_overrides(random_init, num_layers=num_layers, text_encoder_layers=text_encoder_layers)
+        if random_init:
+            parts = {**random_pixart_parts(num_layers, text_encoder_layers), "tokenizer": offline_t5_tokenizer()}
+        else:
+            parts = load_pixart_parts(hub_id, pipeline_id, getattr(torch, dtype))
+        transformer = parts["transformer"]
+        factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1) * transformer.config.patch_size
+        check_resolution(resolution, factor)
+        side = resolution // (factor // transformer.config.patch_size)
+        super().__init__(
+            transformer, parts["vae"], parts["scheduler"], {"text_encoder": parts["text_encoder"]},
+            latent_shape=(transformer.config.in_channels, side, side),
+            resolution=resolution, device=device, dtype=dtype,
+            gradient_checkpointing=gradient_checkpointing, vae_checkpointing=vae_checkpointing,
+            vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
+        )
+        self.tokenizer = parts["tokenizer"]
+        self.timesteps = [int(t) for t in timesteps]
+        self.max_sequence_length = max_sequence_length
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str) -> dict:
+        tokens = self.tokenizer(prompt, padding="max_length", max_length=self.max_sequence_length,
+                                truncation=True, add_special_tokens=True, return_tensors="pt")
+        mask = tokens.attention_mask.to(self.device)
+        with self.text.on_device():
+            embeds = self.text["text_encoder"](tokens.input_ids.to(self.device), attention_mask=mask)[0]
+        return {"encoder_hidden_states": embeds.to(self.dtype), "encoder_attention_mask": mask}
+
+    def micro_conditions(self) -> dict:
+        # only the 1024-px PixArt-alpha transformers (sample_size 128) take resolution and aspect ratio
+        if self.transformer.config.sample_size != 128:
+            return {"resolution": None, "aspect_ratio": None}
+        r = float(self.resolution)
+        return {"resolution": torch.tensor([[r, r]], dtype=self.dtype, device=self.device),
+                "aspect_ratio": torch.tensor([[1.0]], dtype=self.dtype, device=self.device)}
+
+    def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
+        # reset on every call: the scheduler keeps a step index
+        self.scheduler.set_timesteps(timesteps=self.timesteps, device=self.device)
+        t = self.scheduler.timesteps[0]
+        latents = noise * self.scheduler.init_noise_sigma
+        model_in = self.scheduler.scale_model_input(latents, t).to(self.dtype)
+        pred = self.transformer(
+            model_in,
+            timestep=t.reshape(1).expand(noise.shape[0]).to(self.device),
+            added_cond_kwargs=self.micro_conditions(),
+            return_dict=False,
+            **cond,
+        )[0]
+        if pred.shape[1] == 2 * noise.shape[1]:  # learned sigma: keep the noise prediction
+            pred = pred.chunk(2, dim=1)[0]
+        return self.scheduler.step(pred.float(), t, latents).pred_original_sample

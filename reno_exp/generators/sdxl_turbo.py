@@ -1,0 +1,77 @@
+"""SDXL-Turbo (ADD-distilled SDXL) as the ReNO authors run it: 512 px, Euler ancestral with trailing spacing
+(one step from t = 999, noise scaled by the scheduler's initial sigma, about 14.6), no guidance, and the
+fp16-safe VAE ``madebyollin/sdxl-vae-fp16-fix``; everything in float16.
+
+From ``stabilityai/sdxl-turbo`` (or a local directory in the same layout), or with ``random_init`` the same
+architecture from ``architectures/sdxl_turbo/`` with random weights, offline.
+Parameters: UNet 2,567,463,684; VAE 83,653,863; CLIP-L text encoder 123,060,480; OpenCLIP-bigG text
+encoder (with projection) 694,659,840; total 3,468,837,867.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+
+from reno_exp import hub
+from reno_exp.generators.parts import arch, check_depth_overrides
+from reno_exp.generators.sdxl_one_step import (
+    SDXLUNetOneStep,
+    load_sdxl_text_parts,
+    offline_sdxl_tokenizers,
+    random_sdxl_parts,
+)
+
+MODEL = "sdxl_turbo"
+
+
+def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype) -> dict:
+    parts = load_sdxl_text_parts(hub_id, dtype)
+    parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
+                             torch_dtype=dtype)
+    vae_args = (vae_id,) if vae_id else (hub_id,)
+    vae_kw = {} if vae_id else {"subfolder": "vae"}
+    parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
+                            torch_dtype=dtype, **vae_kw)
+    config = hub.load(f"{hub_id}:scheduler", EulerAncestralDiscreteScheduler.load_config, hub_id,
+                      subfolder="scheduler")
+    parts["scheduler"] = EulerAncestralDiscreteScheduler.from_config(config, timestep_spacing="trailing")
+    return parts
+
+
+class SDXLTurbo(SDXLUNetOneStep):
+    def __init__(
+        self,
+        hub_id: str = "stabilityai/sdxl-turbo",
+        vae_id: str = "madebyollin/sdxl-vae-fp16-fix",
+        resolution: int = 512,
+        dtype: str = "float16",
+        gradient_checkpointing: bool = False,
+        vae_checkpointing: bool = False,
+        vae_tiling: bool = False,
+        offload_text_encoders: bool = False,
+        text_encoder_layers: int | None = None,
+        unet_transformer_layers: int | None = None,
+        random_init: bool = False,
+        device: str = "cpu",
+    ):
+        check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
+                              unet_transformer_layers=unet_transformer_layers)
+        if random_init:
+            parts = {
+                **random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers),
+                **offline_sdxl_tokenizers(),
+                "scheduler": EulerAncestralDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
+            }
+        else:
+            parts = load_sdxl_turbo_parts(hub_id, vae_id, getattr(torch, dtype))
+        super().__init__(
+            **parts,
+            resolution=resolution,
+            device=device,
+            dtype=dtype,
+            gradient_checkpointing=gradient_checkpointing,
+            vae_checkpointing=vae_checkpointing,
+            vae_tiling=vae_tiling,
+            offload_text_encoders=offload_text_encoders,
+        )
