@@ -10,8 +10,9 @@ images (GenEval "mean" = the mean of the six tag scores); an image counted by se
 initial image of several reward runs) counts once. The paper's number stands beside each cell; a cell
 with no scores shows as missing, never as zero.
 
-Writes ``tables.md`` and ``tables.csv`` (one row per cell: ours, paper, number of images) into the sweep
-directory (or ``--out``) and prints the Markdown; ``--wandb`` also logs each table to Weights & Biases.
+Writes ``tables.md``, ``tables.csv`` (one row per cell: ours, paper, number of images) and ``runs.csv``
+(per job group, from the records alone: images done, mean reward totals before and after ReNO) into the
+sweep directory (or ``--out``) and prints the Markdown; ``--wandb`` also logs each table to W&B.
 """
 
 from __future__ import annotations
@@ -217,6 +218,27 @@ def markdown(layout: Layout, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def runs_summary(jobs: list[Job]) -> tuple[str, list[dict]]:
+    """The records alone (no evaluator needed): images done and mean reward totals, per job group."""
+    groups: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for job in jobs:
+        for r in read_records(job.dir):
+            groups[(job.model, job.reward, job.suite, group_of(r) or "")][(r["key"], r["seed"], r["prompt"])] = r
+    rows = []
+    for (model, reward, suite, group), records in sorted(groups.items()):
+        rs = list(records.values())
+        rows.append({"model": model, "reward": reward, "benchmark": suite, "group": group, "images": len(rs),
+                     "initial_total": mean(r["initial"]["total"] for r in rs if r["initial"].get("total") is not None),
+                     "best_total": mean(r["best"]["total"] for r in rs if r["best"].get("total") is not None),
+                     "best_iteration": mean(r["best_iteration"] for r in rs if r.get("best_iteration") is not None)})
+    lines = ["### Runs: reward totals from results.jsonl", "",
+             "| model | reward | benchmark | group | images | initial total | best total | mean best iterate |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['reward']} | {r['benchmark']} | {r['group']} | {r['images']} | "
+              f"{fmt(r['initial_total'], 4)} | {fmt(r['best_total'], 4)} | {fmt(r['best_iteration'], 1)} |" for r in rows]
+    return "\n".join(lines) + "\n", rows
+
+
 def choose_layouts(jobs: list[Job]) -> list[str]:
     experiments = {j.experiment for j in jobs if j.experiment}
     chosen = sorted(e.removeprefix("table") for e in experiments if e.removeprefix("table") in LAYOUTS)
@@ -266,9 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     tables = {n: build(LAYOUTS[n], jobs, cells, paper) for n in numbers}
     text = "\n".join(markdown(LAYOUTS[n], rows) for n, rows in tables.items())
     n_scored = sum(len(read_scores(j.dir)) > 0 for j in jobs)
+    runs_text, runs = runs_summary(jobs)
+    text += "\n" + runs_text
     text += f"\n{len(jobs)} runs, {n_scored} with {EVALUATION} (score them with `python -m reno_exp.evaluate`).\n"
     out = args.out or args.sweep
     out.mkdir(parents=True, exist_ok=True)
+    with open(out / "runs.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(runs[0]) if runs else ["model"])
+        writer.writeheader()
+        writer.writerows(runs)
     (out / "tables.md").write_text(text)
     with open(out / "tables.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, ["table", "row", "model", "method", "column", "ours", "paper", "n_images"])
