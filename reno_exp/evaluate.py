@@ -241,3 +241,21 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def checkpoints(metrics=METRICS, cfg: EvaluateConfig | None = None) -> list:
+    """Every checkpoint the metrics load (for ``reno_exp.prefetch``); spaCy's pipeline is installed apart."""
+    from reno_exp.evaluators.clip_models import OPENAI
+    from reno_exp.rewards.aesthetic import AestheticReward
+    from reno_exp.rewards.checkpoints import HubRepo
+
+    cfg = cfg or EvaluateConfig()
+    out = []
+    if "t2i_compbench" in metrics:
+        out += [HubRepo(cfg.t2i_compbench.blip_checkpoint), HubRepo(cfg.t2i_compbench.detector_checkpoint),
+                OPENAI["ViT-B-32-quickgelu"]]
+    if "geneval" in metrics:
+        out += [HubRepo(cfg.geneval.detector_checkpoint), OPENAI["ViT-L-14-quickgelu"]]
+    if "aesthetic" in metrics:
+        out += AestheticReward.checkpoints()
+    return out

@@ -35,3 +35,12 @@ class Evaluator:
 
 def suite_of(record: dict) -> str | None:
     return (record.get("meta") or {}).get("suite")
+
+
+def local_or_hub(checkpoint: str) -> str:
+    """A local directory saved with ``save_pretrained`` as is, else the hub repository's cached files."""
+    from pathlib import Path
+
+    from reno_exp.rewards.checkpoints import HubRepo
+
+    return checkpoint if Path(checkpoint).is_dir() else HubRepo(checkpoint).path()

@@ -16,7 +16,7 @@ from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
 from reno_exp.evaluators import t2i_compbench_rules as rules
-from reno_exp.evaluators.base import weights_note
+from reno_exp.evaluators.base import local_or_hub, weights_note
 from reno_exp.rewards.checkpoints import HubRepo
 from reno_exp.rewards.preprocess import CLIP_MEAN, CLIP_STD
 
@@ -66,7 +66,7 @@ class BlipVQA(torch.nn.Module):
             self.model = BlipForQuestionAnswering(config)
             self.tokenizer = stand_in_tokenizer()
         else:
-            path = HubRepo(checkpoint).path()
+            path = local_or_hub(checkpoint)
             self.model = hub.load(checkpoint, BlipForQuestionAnswering.from_pretrained, path)
             self.tokenizer = check_tokenizer(hub.load(checkpoint, AutoTokenizer.from_pretrained, path), checkpoint)
         self.model.requires_grad_(False).eval().to(device)

@@ -9,7 +9,7 @@ text embedding the normalised mean of 3 templates' normalised embeddings.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -23,6 +23,7 @@ CLIP_ARCH = "ViT-L-14-quickgelu"
 @dataclass
 class GenEvalConfig:
     detector_checkpoint: str = "facebook/mask2former-swin-small-coco-instance"
+    input_scale: list[int] = field(default_factory=lambda: [1333, 800])  # mmdet's test scale (long, short)
     threshold: float = 0.3
     counting_threshold: float = 0.9
     max_objects: int = 16
@@ -80,7 +81,8 @@ class GenEval(Evaluator):
         self.cfg = cfg or GenEvalConfig()
         self.thresholds = rules.Thresholds(self.cfg.threshold, self.cfg.counting_threshold, self.cfg.max_objects,
                                            self.cfg.max_overlap, self.cfg.position_threshold)
-        self.detector = Mask2FormerDetector(class_names(), random_init, tiny, device, self.cfg.detector_checkpoint)
+        self.detector = Mask2FormerDetector(class_names(), random_init, tiny, device, self.cfg.detector_checkpoint,
+                                            tuple(self.cfg.input_scale))
         self.colors = ColorClassifier(random_init, tiny, device, self.cfg.background)
         self.name = f"GenEval rules; {self.detector.name}; {self.colors.name}"
 

@@ -130,7 +130,7 @@ def evaluate(
                             actual = relative_position(obj.box, other.box, th.position_threshold)
                             if relation not in actual:
                                 matched = False
-                                reasons.append(f"expected {name} {relation} target, found {' and '.join(sorted(actual)) or 'no relation'}")
+                                reasons.append(f"expected {name} {relation} target, found {' and '.join(sorted(actual)) or 'no relation to the'} target")
                                 break
                         if not matched:
                             break

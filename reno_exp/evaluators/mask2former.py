@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from reno_exp.evaluators.base import weights_note
+from reno_exp.evaluators.base import local_or_hub, weights_note
 from reno_exp.evaluators.geneval_rules import Detection
 from reno_exp.rewards.checkpoints import HubRepo
 
@@ -45,10 +45,10 @@ def rescale_size(width: int, height: int, scale=SCALE) -> tuple[int, int]:
     return int(width * factor + 0.5), int(height * factor + 0.5)
 
 
-def preprocess(image: Image.Image) -> tuple[torch.Tensor, tuple[int, int]]:
+def preprocess(image: Image.Image, scale=SCALE) -> tuple[torch.Tensor, tuple[int, int]]:
     """(1, 3, H', W') padded float input, and the (h, w) of the resized image inside it."""
     x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32)).permute(2, 0, 1)[None]
-    w, h = rescale_size(image.width, image.height)
+    w, h = rescale_size(image.width, image.height, scale)
     x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False).round().clamp(0, 255)
     x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
     ph, pw = -(-h // PAD) * PAD, -(-w // PAD) * PAD
@@ -83,7 +83,7 @@ def instances(class_logits: torch.Tensor, mask_logits: torch.Tensor, max_per_ima
 
 class Mask2FormerDetector:
     def __init__(self, class_names: list[str], random_init: bool = False, tiny: bool = False, device: str = "cpu",
-                 checkpoint: str = CHECKPOINT.repo):
+                 checkpoint: str = CHECKPOINT.repo, scale: tuple[int, int] = SCALE):
         from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
 
         from reno_exp import hub
@@ -93,20 +93,21 @@ class Mask2FormerDetector:
             extra = {"backbone_config": SwinConfig(**TINY_SWIN), **TINY} if tiny else {}
             self.model = Mask2FormerForUniversalSegmentation(Mask2FormerConfig(num_labels=len(class_names), **extra))
         else:
-            path = HubRepo(checkpoint).path()
+            path = local_or_hub(checkpoint)
             self.model = hub.load(checkpoint, Mask2FormerForUniversalSegmentation.from_pretrained, path)
         if self.model.config.num_labels != len(class_names):
             raise ValueError(f"{checkpoint} has {self.model.config.num_labels} classes, GenEval {len(class_names)}")
         self.model.requires_grad_(False).eval().to(device)
         self.device = torch.device(device)
         self.class_names = class_names
-        self.name = (f"port of mmdet Mask2Former Swin-S COCO (transformers {checkpoint}, mmdet post-processing)"
-                     f"{weights_note(random_init, tiny)}")
+        self.scale = tuple(scale)
+        self.name = (f"port of mmdet Mask2Former Swin-S COCO (transformers {checkpoint}, mmdet post-processing"
+                     f"{'' if self.scale == SCALE else f'; input scale {self.scale}'}){weights_note(random_init, tiny)}")
 
     @torch.no_grad()
     def detect(self, image: Image.Image) -> dict[str, list[Detection]]:
         """Class name -> its instances (unsorted, unthresholded), boxes and masks at the image's size."""
-        x, (h, w) = preprocess(image)
+        x, (h, w) = preprocess(image, self.scale)
         out = self.model(pixel_values=x.to(self.device))
         masks = F.interpolate(out.masks_queries_logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
         masks = F.interpolate(masks[:, :, :h, :w], size=(image.height, image.width), mode="bilinear",

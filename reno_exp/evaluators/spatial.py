@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from reno_exp.evaluators import t2i_compbench_rules as rules
-from reno_exp.evaluators.base import weights_note
+from reno_exp.evaluators.base import local_or_hub, weights_note
 from reno_exp.rewards.checkpoints import HubRepo
 
 CHECKPOINT = HubRepo("google/owlv2-base-patch16-ensemble")
@@ -49,7 +49,7 @@ class OwlDetector:
             self.image_processor = Owlv2ImageProcessor(size={"height": size, "width": size})
             self.tokenizer = offline_clip_tokenizer(config.text_config.max_position_embeddings, pad_token="!")
         else:
-            path = CHECKPOINT.__class__(checkpoint).path()
+            path = local_or_hub(checkpoint)
             self.model = hub.load(checkpoint, Owlv2ForObjectDetection.from_pretrained, path)
             self.image_processor = hub.load(checkpoint, Owlv2ImageProcessor.from_pretrained, path)
             self.tokenizer = check_tokenizer(hub.load(checkpoint, AutoTokenizer.from_pretrained, path), checkpoint)
