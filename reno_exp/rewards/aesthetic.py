@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from reno_exp.rewards.checkpoints import OpenCLIPHubWeights, UrlFile
+from reno_exp.rewards.checkpoints import Checkpoint, OpenCLIPHubWeights, UrlFile
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.openclip_towers import build_clip
-from reno_exp.rewards.towers import TowerReward, load_strict
+from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
 
 CLIP_NAME = "ViT-L-14-quickgelu"  # OpenAI's ViT-L/14 uses QuickGELU
 CLIP_WEIGHTS = OpenCLIPHubWeights("timm/vit_large_patch14_clip_224.openai")
@@ -33,6 +33,8 @@ class AestheticReward(TowerReward):
         dtype: str | None = None,
         gradient_checkpointing: bool = False,
         cache_text: bool = True,
+        clip_checkpoint: Checkpoint | None = None,
+        checkpoint: Checkpoint | None = None,
     ):
         super().__init__(dtype, gradient_checkpointing, cache_text, device)
         clip = build_clip(CLIP_NAME, tiny=tiny)
@@ -40,8 +42,12 @@ class AestheticReward(TowerReward):
         if not random_init:
             import open_clip
 
-            open_clip.load_checkpoint(clip, CLIP_WEIGHTS.path(), strict=True)
-            load_strict(self.mlp, torch.load(MLP_WEIGHTS.path(), map_location="cpu", weights_only=True), MLP_WEIGHTS.name)
+            clip_ckpt, mlp_ckpt = clip_checkpoint or CLIP_WEIGHTS, checkpoint or MLP_WEIGHTS
+            try:  # open_clip's own loader: converts OpenAI's layout, strict
+                open_clip.load_checkpoint(clip, clip_ckpt.path(), strict=True)
+            except RuntimeError as e:
+                raise CheckpointMismatchError(clip_ckpt.name, str(e).splitlines()[0]) from None
+            load_strict(self.mlp, torch.load(mlp_ckpt.path(), map_location="cpu", weights_only=True), mlp_ckpt.name)
         self.visual = clip.visual  # the text tower is never used: dropped
         self.finish(self.visual.transformer.resblocks)
         self.mlp.float()

@@ -105,12 +105,11 @@ class ImageRewardReward(TowerReward):
         super().__init__(dtype, gradient_checkpointing, cache_text, device)
         if random_init:
             med = json.loads(MED_CONFIG.read_text())
+            med = {**med, **TINY_BERT} if tiny else med
             tok = offline_bert_tokenizer()
-        else:
+        else:  # the text encoder's size is the checkpoint's med_config; tiny picks the ViT only
             med = json.loads(Path((med_config or HubFile(repo, "med_config.json")).path()).read_text())
             tok = check_tokenizer(hub.load(tokenizer, BertTokenizer.from_pretrained, tokenizer), tokenizer)
-        if tiny:
-            med = {**med, **TINY_BERT}
         self.tokenizer = blip_tokenizer(tok)
         self.blip = BLIP(med, TINY_VIT if tiny else VIT_L)
         self.mlp = LinearMLP(med["hidden_size"])
