@@ -218,6 +218,10 @@ def markdown(layout: Layout, rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def total(record: dict, image_set: str) -> float | None:
+    return (record.get(image_set) or {}).get("total")
+
+
 def runs_summary(jobs: list[Job]) -> tuple[str, list[dict]]:
     """The records alone (no evaluator needed): images done and mean reward totals, per job group."""
     groups: dict[tuple, dict[str, dict]] = defaultdict(dict)
@@ -228,8 +232,8 @@ def runs_summary(jobs: list[Job]) -> tuple[str, list[dict]]:
     for (model, reward, suite, group), records in sorted(groups.items()):
         rs = list(records.values())
         rows.append({"model": model, "reward": reward, "benchmark": suite, "group": group, "images": len(rs),
-                     "initial_total": mean(r["initial"]["total"] for r in rs if r["initial"].get("total") is not None),
-                     "best_total": mean(r["best"]["total"] for r in rs if r["best"].get("total") is not None),
+                     "initial_total": mean(total(r, "initial") for r in rs if total(r, "initial") is not None),
+                     "best_total": mean(total(r, "best") for r in rs if total(r, "best") is not None),
                      "best_iteration": mean(r["best_iteration"] for r in rs if r.get("best_iteration") is not None)})
     lines = ["### Runs: reward totals from results.jsonl", "",
              "| model | reward | benchmark | group | images | initial total | best total | mean best iterate |",

@@ -119,3 +119,31 @@ def test_paper_numbers_match_the_seed():
 def test_no_runs_is_an_error(tmp_path, capsys):
     assert tables.main([str(tmp_path)]) == 1
     assert "no runs" in capsys.readouterr().err
+
+
+def test_wandb_tables(tmp_path, monkeypatch, capsys):
+    """--wandb logs one wandb.Table per layout, ours and paper side by side (wandb.init captured)."""
+    import wandb
+
+    logged, inits = {}, []
+
+    class Run:
+        def log(self, data):
+            logged.update(data)
+
+        def finish(self):
+            pass
+
+    monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
+    sweep = tmp_path / "sweep"
+    recs = [t2i_record(0, 0, "texture")]
+    make_job(sweep, 0, "sd_turbo", "all", "t2i_compbench", recs, [score(recs[0], "best", "t2i_compbench", 0.9)],
+             experiment="table2")
+    assert tables.main([str(sweep), "--wandb"]) == 0
+    assert inits[0]["job_type"] == "tables" and inits[0]["group"] == "sweep"
+    table = logged["table2"]
+    rows = {r[0]: dict(zip(table.columns, r)) for r in table.data}
+    assert rows["SD-Turbo + ReNO"]["texture ours"] == pytest.approx(0.9)
+    assert rows["SD-Turbo + ReNO"]["texture paper"] == pytest.approx(0.75)
+    assert rows["SD-Turbo + ReNO"]["color ours"] is None
+    assert rows["SDXL"]["color paper"] == pytest.approx(0.64) and rows["SDXL"]["color ours"] is None
