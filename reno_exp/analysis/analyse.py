@@ -176,10 +176,12 @@ def write_sweep_table(sweep: Path, outputs: list[Outputs]) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [str(o.run_dir.relative_to(sweep)) for o in outputs]
     rows = outputs[0].table.rows
-    md = ["| distance | " + " | ".join(names) + " | seed |", "|---" * (len(names) + 2) + "|"]
+    any_comparable = any(o.table.note.startswith("comparable") for o in outputs)
+    md = ["| distance | " + " | ".join(names) + " | seed (SD-Turbo, Parti-Prompts) |", "|---" * (len(names) + 2) + "|"]
     for i, r in enumerate(rows):
         vals = [dist.fmt(o.table.rows[i].mean) for o in outputs]
-        md.append(f"| {r.label} | " + " | ".join(vals) + f" | {dist.fmt(dist.SEED_VALUES[r.name])} |")
+        seed = dist.fmt(dist.SEED_VALUES[r.name]) if any_comparable else "n/c"
+        md.append(f"| {r.label} | " + " | ".join(vals) + f" | {seed} |")
     md += ["", "Jobs:"] + [f"- {n}: {overrides_of(o.run_dir) or '(no overrides)'}; seed values {o.table.note}"
                           for n, o in zip(names, outputs)]
     (out_dir / "distances.md").write_text("\n".join(md) + "\n")

@@ -51,7 +51,7 @@ def noise_figure(initial: torch.Tensor, best: torch.Tensor, images: list[Path | 
     axes[1].imshow(noise_rgb(best), interpolation="nearest")
     axes[1].set_title("optimised noise (ch 0-2)")
     im = axes[2].imshow(delta, cmap="RdBu_r", vmin=-m, vmax=m, interpolation="nearest")
-    axes[2].set_title(f"change, mean over channels\n(amplified x{NOISE_RANGE / m:.0f})")
+    axes[2].set_title(f"change x{NOISE_RANGE / m:.0f} (channel mean)")
     fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04)
     for ax, img, name in zip(axes[3:], images, ("initial image", "best image")):
         if img is not None and Path(img).exists():
@@ -152,7 +152,7 @@ def iterates_figure(run_dir: Path, records: list[dict], path: Path, title: str =
     if not rows:
         return None
     cols = max(len(r["iterates"]) for r in rows) + 1
-    fig = Figure(figsize=(1.7 * cols, 1.9 * len(rows) + 0.6))
+    fig = Figure(figsize=(1.7 * cols, 1.9 * len(rows) + 0.6), layout="constrained")
     axes = np.array(fig.subplots(len(rows), cols, squeeze=False))
     for i, r in enumerate(rows):
         cells = [(p, f"it {int(Path(p).stem.rsplit('_', 1)[-1])}") for p in r["iterates"]]
