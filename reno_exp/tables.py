@@ -87,7 +87,7 @@ def find_jobs(sweep: Path) -> list[Job]:
         model = choices.get("model") or str(cfg.model._target_).rsplit(".", 1)[-1]
         reward = choices.get("reward") or ("+".join(cfg.get("reward") or {}) or "none")
         suite = choices.get("benchmark") or str(cfg.benchmark._target_).rsplit(".", 2)[-2]
-        logger = OmegaConf.to_container(cfg.get("logger", {}) or {})
+        logger = OmegaConf.to_container(cfg.logger) if cfg.get("logger") is not None else {}
         jobs.append(Job(run, model, reward, suite, choices.get("experiment"), logger))
     return jobs
 

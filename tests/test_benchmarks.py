@@ -249,3 +249,36 @@ def test_official_layouts(tmp_path):
     assert (folder / "metadata.jsonl").read_text() == line + "\n"  # byte for byte the official line
     assert [p.name for p in (folder / "samples").iterdir()] == ["00003.png"]
     assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_collected_shards_equal_one_unsharded_layout(tmp_path):
+    """Shards write disjoint parts of the official layouts; collected, they are the unsharded run's layout."""
+    import yaml
+
+    from reno_exp.benchmarks.collect import collect
+
+    def job(run_dir: Path, suite, category: str) -> None:
+        records = RunRecords(run_dir)
+        (run_dir / ".hydra").mkdir()
+        (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(
+            {"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}}))
+        choices = {"model": "tiny", "reward": "all", "benchmark": suite.name}
+        (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+        for item in suite.items(0):
+            image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
+            suite.export(item, {"initial": image, "best": 1 - image}, records)
+            records.append({"key": item.key})
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    for name, make in {"t2i_compbench": lambda **kw: T2ICompBench(category="texture", **kw),
+                       "geneval": lambda **kw: GenEval(tags=["colors"], **kw)}.items():
+        kw = {"seeds": [0, 1, 2], "limit": 3}
+        job(tmp_path / name / "whole" / "0", make(**kw), "texture")
+        for s in range(2):
+            job(tmp_path / name / "sharded" / str(s), make(num_shards=2, shard_index=s, **kw), "texture")
+        assert collect(tmp_path / name / "whole", tmp_path / name / "a") > 0
+        assert collect(tmp_path / name / "sharded", tmp_path / name / "b") > 0
+        whole, sharded = tree(tmp_path / name / "a"), tree(tmp_path / name / "b")
+        assert whole == sharded and len([p for p in whole if p.endswith(".png")]) == 2 * 9
