@@ -143,6 +143,10 @@ def evaluator_class(metric: str):
 
 
 def build(metric: str, cfg: EvaluateConfig, device: str):
+    if cfg.random_init:  # random-weight scores reproducible from one invocation to the next (resuming)
+        import torch
+
+        torch.manual_seed(0)
     common = {"random_init": cfg.random_init, "tiny": cfg.tiny, "device": device}
     if metric == "t2i_compbench":
         return evaluator_class(metric)(cfg.t2i_compbench, **common)
