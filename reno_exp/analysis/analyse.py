@@ -59,44 +59,48 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
     out.table = dist.distances(run, n_random=n_random)
     out.files += dist.write(out.table, out.out_dir)
 
-    pairs, keyed, layout_notes = [], [], set()
-    for record in run.records:
-        t = run.noises(record)
-        if t is None:
-            continue
-        a, note = spatial(t["initial_noise"])
-        b, _ = spatial(t["best_noise"])
-        if note:
-            layout_notes.add(note)
-        if a is not None:
-            pairs.append((a, b))
-            keyed.append((record, a, b))
+    # Noise files are read again by each pass instead of held: a full Parti-Prompts run has 1632 of them.
+    layout_notes: set[str] = set()
+
+    def noise_pairs():
+        """(record, initial, optimised) in (C, H, W), one item at a time."""
+        for record in run.records:
+            t = run.noises(record)
+            if t is None:
+                continue
+            a, note = spatial(t["initial_noise"])
+            if note:
+                layout_notes.add(note)
+            if a is not None:
+                yield record, a, spatial(t["best_noise"])[0]
+
+    n_pairs = sum(1 for _ in noise_pairs())
+    missing = sum(run.noises(r) is None for r in run.records)
     out.notes += sorted(layout_notes)
-    missing = len(run.records) - sum(run.noises(r) is not None for r in run.records)
     if missing:
         out.notes.append(f"{missing} item(s) without a saved noise file are left out")
 
-    if pairs:
-        out.coherence = c = coherence(pairs)
+    if n_pairs:
+        out.coherence = c = coherence((a, b) for _, a, b in noise_pairs())
         out.files.append(figures.coherence_figure(c, out.out_dir / "coherence.png",
                                                   f"{run.name}: coherence of initial and optimised noise "
                                                   f"(Welch, {c.nperseg}-sample segments)"))
         lo, hi = c.band()
         out.files.append(write_rows(out.out_dir / "coherence.csv", ["freq", "mean", "p25", "p75", "independent_floor"],
                                     zip(c.freqs, c.mean, lo, hi, c.floor)))
-        out.spectra = s = spectra(pairs)
+        out.spectra = s = spectra((a, b) for _, a, b in noise_pairs())
         out.files.append(figures.spectrum_figure(s, out.out_dir / "spectrum.png",
                                                  f"{run.name}: radial power spectrum of the change"))
         out.files.append(write_rows(out.out_dir / "spectrum.csv", ["radius", "change_mean", "initial_mean"],
                                     zip(s.radii, s.change.mean(0), s.initial.mean(0))))
         note = next(iter(layout_notes), None)
-        for record, a, b in keyed[:max_figures]:
+        for _, (record, a, b) in zip(range(max_figures), noise_pairs()):
             images = [run.dir / record[k] if record.get(k) else None for k in ("initial_image", "image")]
             title = f"{record['key']} (seed {record.get('seed')}): {figures.short(record['prompt'], 90)}"
             out.files.append(figures.noise_figure(a, b, images, title, out.out_dir / "noise" / f"{record['key']}.png",
                                                   note))
-        if len(keyed) > max_figures:
-            out.notes.append(f"per-prompt figures for the first {max_figures} of {len(keyed)} items (--max-figures)")
+        if n_pairs > max_figures:
+            out.notes.append(f"per-prompt figures for the first {max_figures} of {n_pairs} items (--max-figures)")
 
     with_curves = [r for r in run.records if r.get("curves")]
     if with_curves:

@@ -9,6 +9,7 @@ do not reach 0 but a floor set by the number of segments, which :func:`independe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,16 +53,18 @@ def independent_floor(shape: tuple[int, int, int], nperseg: int, pairs: int = 8,
     return np.mean(curves, axis=0)
 
 
-def coherence(pairs: list[tuple[torch.Tensor, torch.Tensor]], nperseg: int | None = None) -> Coherence:
-    """Coherence of each (initial, optimised) pair of (C, H, W) noises; all of one shape."""
-    if not pairs:
-        raise ValueError("no (initial, optimised) noise pairs to analyse")
-    shape = tuple(pairs[0][0].shape)
-    nperseg = nperseg or segment_length(shape[-1])
-    curves = []
+def coherence(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], nperseg: int | None = None) -> Coherence:
+    """Coherence of each (initial, optimised) pair of (C, H, W) noises, all of one shape; ``pairs`` is
+    consumed once, so it may be a generator that loads one item at a time."""
+    curves, shape, f = [], None, None
     for a, b in pairs:
+        if shape is None:
+            shape = tuple(a.shape)
+            nperseg = nperseg or segment_length(shape[-1])
         f, c = row_coherence(a, b, nperseg)
         curves.append(c)
+    if not curves:
+        raise ValueError("no (initial, optimised) noise pairs to analyse")
     return Coherence(f, np.stack(curves), independent_floor(shape, nperseg), nperseg)
 
 

@@ -104,8 +104,9 @@ class Table:
 def distances(run: Run, n_random: int = 256, seed: int = RANDOM_SEED) -> Table:
     """The five distances of ``run`` (items without saved noises are left out)."""
     per = {k: [] for k in SEED_VALUES if k != "random_vs_random_noise"}
-    latents, shape = [], None
-    for record in run.records:
+    g = torch.Generator().manual_seed(seed + 1)
+    shape = None
+    for record in run.records:  # one item's file at a time: nothing is kept but distances
         t = run.noises(record)
         if t is None:
             continue
@@ -113,15 +114,11 @@ def distances(run: Run, n_random: int = 256, seed: int = RANDOM_SEED) -> Table:
         per["initial_vs_optimised_noise"].append(l2(t["initial_noise"], t["best_noise"]))
         per["initial_noise_vs_latent"].append(l2(t["initial_noise"], t["initial_latent"]))
         per["optimised_noise_vs_latent"].append(l2(t["best_noise"], t["best_latent"]))
-        latents.append(t["initial_latent"])
+        fresh = torch.randn(t["initial_latent"].shape, generator=g)
+        per["random_noise_vs_random_latent"].append(l2(fresh, t["initial_latent"]))
     values = {k: torch.cat(v) if v else torch.empty(0) for k, v in per.items()}
-    values["random_vs_random_noise"] = torch.empty(0)
-    if shape is not None:
-        values["random_vs_random_noise"] = random_noise_distances(shape, n_random, seed)
-        g = torch.Generator().manual_seed(seed + 1)
-        values["random_noise_vs_random_latent"] = torch.cat(
-            [l2(torch.randn(lat.shape, generator=g), lat) for lat in latents]
-        )
+    values["random_vs_random_noise"] = (random_noise_distances(shape, n_random, seed) if shape is not None
+                                        else torch.empty(0))
     ok, note = comparable(run)
     rows = [Row(k, *stats(values[k]), SEED_VALUES[k] if ok else None) for k in SEED_VALUES]
     return Table(rows, note, shape)

@@ -7,6 +7,7 @@ the corners beyond 0.5 are left out).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,8 @@ class Spectra:
     white_share: float  # that share for a white spectrum
 
 
-def spectra(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> Spectra:
+def spectra(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Spectra:
+    """Spectra of each (initial, optimised) pair of (C, H, W) noises, ``pairs`` consumed once."""
     change, initial, shares, white = [], [], [], float("nan")
     radii = None
     for a, b in pairs:
@@ -67,4 +69,6 @@ def spectra(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> Spectra:
         initial.append(radial(power(a))[1])
         s, white = low_share(pc)
         shares.append(s)
+    if not change:
+        raise ValueError("no (initial, optimised) noise pairs to analyse")
     return Spectra(radii, np.stack(change), np.stack(initial), np.array(shares), white)
