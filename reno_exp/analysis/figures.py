@@ -79,7 +79,7 @@ def coherence_figure(c: Coherence, path: Path, title: str = "") -> Path:
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, 0.5)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     ax.set_title(title or f"Coherence (Welch, {c.nperseg}-sample segments)", fontsize=10)
     return save(fig, path)
 
