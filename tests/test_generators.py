@@ -345,3 +345,83 @@ def test_missing_checkpoint_fails_fast_and_clearly(hyper_dirs, tmp_path):
         HyperSDXL(hub_id=str(hyper_dirs[0]), hyper_repo=str(tmp_path), resolution=RES, dtype="float32")
     with pytest.raises(MissingWeightsError, match="transformer"):
         PixArtDMD(hub_id=str(tmp_path), pipeline_id=str(tmp_path), resolution=RES, dtype="float32")
+
+
+# Toy widths for the repo's architecture configs: random_init then builds through exactly the code a full-size
+# random build uses (config files -> from_config -> offline tokenizers -> generator), small enough to run here.
+TOY_ARCH = {
+    "sdxl": {
+        "unet": {"block_out_channels": [32, 32, 64], "attention_head_dim": [2, 2, 4], "norm_num_groups": 8,
+                 "layers_per_block": 1, "transformer_layers_per_block": [1, 1, 1], "cross_attention_dim": 64,
+                 "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 80},
+        "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+                         "num_hidden_layers": 2, "projection_dim": 32},
+        "text_encoder_2": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+                           "num_hidden_layers": 2, "projection_dim": 32},
+        "vae": {"block_out_channels": [8, 16, 16, 16], "norm_num_groups": 8, "layers_per_block": 1},
+    },
+    "pixart_dmd": {
+        "transformer": {"num_attention_heads": 2, "attention_head_dim": 8, "num_layers": 2,
+                        "cross_attention_dim": 16, "caption_channels": 32},
+        "text_encoder": {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 4, "num_layers": 2,
+                         "relative_attention_num_buckets": 8},
+        "vae": {"block_out_channels": [8, 16, 16, 16], "norm_num_groups": 8, "layers_per_block": 1},
+    },
+    "flux_schnell": {
+        "transformer": {"attention_head_dim": 8, "num_attention_heads": 2, "num_layers": 2, "num_single_layers": 2,
+                        "joint_attention_dim": 32, "pooled_projection_dim": 32, "axes_dims_rope": [2, 2, 4]},
+        "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
+                         "num_hidden_layers": 2, "projection_dim": 32},
+        "text_encoder_2": {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 4, "num_layers": 2,
+                           "relative_attention_num_buckets": 8},
+        "vae": {"block_out_channels": [8, 16, 16, 16], "norm_num_groups": 8, "layers_per_block": 1},
+    },
+    "sana_sprint": {
+        "transformer": {"num_attention_heads": 2, "attention_head_dim": 8, "num_layers": 2,
+                        "num_cross_attention_heads": 2, "cross_attention_head_dim": 8, "cross_attention_dim": 16,
+                        "caption_channels": 32},
+        "text_encoder": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                         "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16,
+                         "query_pre_attn_scalar": 16},
+        "vae": {"attention_head_dim": 8, "encoder_block_out_channels": [8, 8, 16, 16, 32, 32],
+                "decoder_block_out_channels": [8, 8, 16, 16, 32, 32], "encoder_layers_per_block": [1] * 6,
+                "decoder_layers_per_block": [1] * 6},
+    },
+}
+TOY_ARCH["sdxl_turbo"] = TOY_ARCH["hyper_sdxl"] = TOY_ARCH.pop("sdxl")
+
+
+@pytest.fixture(scope="module")
+def toy_architectures(tmp_path_factory):
+    """A copy of architectures/ with the width keys of each config made toy-sized (every other key kept)."""
+    import json
+
+    from reno_exp.generators import parts
+
+    root = tmp_path_factory.mktemp("architectures")
+    for model_dir in parts.ARCHITECTURES.iterdir():
+        (root / model_dir.name).mkdir()
+        for f in model_dir.glob("*.json"):
+            cfg = json.loads(f.read_text())
+            toy = TOY_ARCH.get(model_dir.name, {}).get(f.stem, {})
+            assert set(toy) <= set(cfg), f"{f}: {set(toy) - set(cfg)}"  # only real keys are shrunk
+            (root / model_dir.name / f.name).write_text(json.dumps({**cfg, **toy}))
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", MODELS)
+def test_the_app_runs_each_model_with_random_init(compose, toy_architectures, monkeypatch, tmp_path, name):
+    from reno_exp.generators import parts
+    from reno_exp.records import read_records
+    from reno_exp.run import run
+
+    monkeypatch.setattr(parts, "ARCHITECTURES", toy_architectures)
+    overrides = [f"model={name}", "random_init=true", f"model.resolution={RES}", "model.dtype=float32",
+                 "reward=color", "optimizer.n_iters=2", "device=cpu"]
+    if name == "flux_schnell":  # a depth override, as the smoke runs of the full-width models use
+        overrides += ["model.num_layers=1", "model.num_single_layers=1", "model.text_encoder_layers=1"]
+    run(compose(overrides), tmp_path)
+    (row,) = read_records(tmp_path)
+    assert len(row["history"]) == 2 and all(map(torch.isfinite, torch.tensor(row["history"])))
+    assert row["curves"]["grad_norm"][0] > 0  # the colour loss reached the noise through the model

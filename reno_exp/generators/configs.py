@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 from omegaconf import MISSING
 
@@ -42,8 +41,8 @@ class SDXLTurboConfig(GeneratorConfig):
     vae_tiling: bool = False  # tiled decode: less memory, slightly different pixels near tile seams
     offload_text_encoders: bool = False  # encoders wait on the CPU between prompts
     # depth overrides, random_init only (null: as published)
-    text_encoder_layers: Optional[int] = None  # both CLIP encoders (12 / 32 layers)
-    unet_transformer_layers: Optional[int] = None  # caps transformer_layers_per_block [1, 2, 10]
+    text_encoder_layers: int | None = None  # both CLIP encoders (12 / 32 layers)
+    unet_transformer_layers: int | None = None  # caps transformer_layers_per_block [1, 2, 10]
 
 
 @dataclass
@@ -54,12 +53,12 @@ class HyperSDXLConfig(GeneratorConfig):
     hyper_ckpt: str = "Hyper-SDXL-1step-Unet.safetensors"
     resolution: int = 1024
     vae_dtype: str = "float32"  # the authors upcast SDXL base's VAE
-    timesteps: List[int] = field(default_factory=lambda: [800])
+    timesteps: list[int] = field(default_factory=lambda: [800])
     vae_checkpointing: bool = False
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    text_encoder_layers: Optional[int] = None
-    unet_transformer_layers: Optional[int] = None
+    text_encoder_layers: int | None = None
+    unet_transformer_layers: int | None = None
 
 
 @dataclass
@@ -67,14 +66,14 @@ class PixArtDMDConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.pixart_dmd.PixArtDMD"
     hub_id: str = "PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512"  # transformer + scheduler
     pipeline_id: str = "PixArt-alpha/PixArt-XL-2-1024-MS"  # T5 tokenizer/encoder + VAE
-    timesteps: List[int] = field(default_factory=lambda: [400])
+    timesteps: list[int] = field(default_factory=lambda: [400])
     max_sequence_length: int = 120
     gradient_checkpointing: bool = True  # as the authors (numerics unchanged)
     vae_checkpointing: bool = True
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: Optional[int] = None  # random_init only: transformer blocks (28)
-    text_encoder_layers: Optional[int] = None  # random_init only: T5 blocks (24)
+    num_layers: int | None = None  # random_init only: transformer blocks (28)
+    text_encoder_layers: int | None = None  # random_init only: T5 blocks (24)
 
 
 @dataclass
@@ -88,9 +87,9 @@ class FluxSchnellConfig(GeneratorConfig):
     vae_checkpointing: bool = False
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: Optional[int] = None  # random_init only: double-stream blocks (19)
-    num_single_layers: Optional[int] = None  # random_init only: single-stream blocks (38)
-    text_encoder_layers: Optional[int] = None  # random_init only: T5 blocks (24)
+    num_layers: int | None = None  # random_init only: double-stream blocks (19)
+    num_single_layers: int | None = None  # random_init only: single-stream blocks (38)
+    text_encoder_layers: int | None = None  # random_init only: T5 blocks (24)
 
 
 @dataclass
@@ -105,8 +104,8 @@ class SanaSprintConfig(GeneratorConfig):
     complex_human_instruction: bool = True  # the pipeline's default prompt preamble
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: Optional[int] = None  # random_init only: transformer blocks (20)
-    text_encoder_layers: Optional[int] = None  # random_init only: Gemma-2 blocks (26)
+    num_layers: int | None = None  # random_init only: transformer blocks (20)
+    text_encoder_layers: int | None = None  # random_init only: Gemma-2 blocks (26)
 
 
 SCHEMAS.update(

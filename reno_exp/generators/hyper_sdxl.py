@@ -30,9 +30,14 @@ MODEL = "hyper_sdxl"
 def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: torch.dtype) -> dict:
     parts = load_sdxl_text_parts(hub_id, dtype)
     config = hub.load(f"{hub_id}:unet", UNet2DConditionModel.load_config, hub_id, subfolder="unet")
-    unet = UNet2DConditionModel.from_config(config)
+    state = load_file(hub_file(hyper_repo, hyper_ckpt))
+    with torch.device("meta"):  # no 2.6B-parameter random init only to be overwritten
+        unet = UNet2DConditionModel.from_config(config)
     # strict: a checkpoint that does not fill every SDXL UNet weight must fail here, not generate noise
-    unet.load_state_dict(load_file(hub_file(hyper_repo, hyper_ckpt)), strict=True)
+    unet.load_state_dict(state, strict=True, assign=True)
+    left = [n for n, t in [*unet.named_parameters(), *unet.named_buffers()] if t.is_meta]
+    if left:
+        raise hub.MissingWeightsError(f"{hyper_repo}:{hyper_ckpt}", f"no values for {left[:3]}")
     parts["unet"] = unet
     parts["vae"] = hub.load(f"{hub_id}:vae", AutoencoderKL.from_pretrained, hub_id, subfolder="vae")
     sched = hub.load(f"{hub_id}:scheduler", LCMScheduler.load_config, hub_id, subfolder="scheduler")
