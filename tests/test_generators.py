@@ -425,3 +425,21 @@ def test_the_app_runs_each_model_with_random_init(compose, toy_architectures, mo
     (row,) = read_records(tmp_path)
     assert len(row["history"]) == 2 and all(map(torch.isfinite, torch.tensor(row["history"])))
     assert row["curves"]["grad_norm"][0] > 0  # the colour loss reached the noise through the model
+
+
+def test_flux_multi_step_schedules_match_the_pipeline(flux_dir):
+    from reno_exp.generators.flux_schnell import FluxSchnell
+
+    gen = FluxSchnell(hub_id=str(flux_dir), resolution=RES, dtype="float32", num_inference_steps=2)
+    noise = gen.sample_noise(1)
+    pipe = FluxPipeline(scheduler=gen.scheduler, vae=gen.vae, text_encoder=gen.text["text_encoder"],
+                        tokenizer=gen.tokenizer, text_encoder_2=gen.text["text_encoder_2"],
+                        tokenizer_2=gen.tokenizer_2, transformer=gen.transformer)
+    pipe.set_progress_bar_config(disable=True)
+    with torch.no_grad():
+        ours = gen(noise, gen.encode_prompt(PROMPT)).image
+        theirs = pipe(prompt=PROMPT, height=RES, width=RES, num_inference_steps=2, guidance_scale=0.0,
+                      max_sequence_length=256, latents=noise.clone(), output_type="pt")[0]
+        one_step = FluxSchnell(hub_id=str(flux_dir), resolution=RES, dtype="float32")(noise, gen.encode_prompt(PROMPT))
+    torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
+    assert not torch.allclose(ours, one_step.image)

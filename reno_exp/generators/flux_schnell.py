@@ -134,19 +134,21 @@ class FluxSchnell(TransformerOneStep):
                                  cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
                                  cfg.get("max_shift", 1.15))
         self.scheduler.set_timesteps(sigmas=sigmas, device=self.device, mu=mu)
-        return self.scheduler.timesteps[0]
 
     def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
-        t = self._set_timesteps()
-        timestep = t.expand(noise.shape[0]).to(self.dtype) / 1000
+        # one step by default; schnell's 2-4 step schedules run the same loop as the pipeline
+        self._set_timesteps()
         guidance = None
         if self.transformer.config.guidance_embeds:
             guidance = torch.full((noise.shape[0],), self.guidance_scale, device=self.device, dtype=torch.float32)
-        v = self.transformer(
-            hidden_states=noise.to(self.dtype), timestep=timestep, guidance=guidance, img_ids=self.img_ids,
-            return_dict=False, **cond,
-        )[0]
-        return self.scheduler.step(v.float(), t, noise, return_dict=False)[0]
+        x = noise
+        for t in self.scheduler.timesteps:
+            v = self.transformer(
+                hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.dtype) / 1000,
+                guidance=guidance, img_ids=self.img_ids, return_dict=False, **cond,
+            )[0]
+            x = self.scheduler.step(v.float(), t, x, return_dict=False)[0]
+        return x
 
     def to_vae_latents(self, latent: torch.Tensor) -> torch.Tensor:
         return FluxPipeline._unpack_latents(latent, self.resolution, self.resolution, self.vae_scale_factor)
