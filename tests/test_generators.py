@@ -337,10 +337,13 @@ def test_depth_overrides_need_random_init():
         FluxSchnell(num_layers=1)
 
 
-def test_missing_checkpoint_fails_fast_and_clearly(hyper_dirs, tmp_path):
+def test_missing_checkpoint_fails_fast_and_clearly(sdxl_dir, hyper_dirs, tmp_path):
     from reno_exp.generators.hyper_sdxl import HyperSDXL
     from reno_exp.generators.pixart_dmd import PixArtDMD
+    from reno_exp.generators.sdxl_turbo import SDXLTurbo
 
+    with pytest.raises(MissingWeightsError, match="text_encoder"):  # the tiny copy has no fp16 variant files
+        SDXLTurbo(hub_id=str(sdxl_dir), vae_id="", variant="fp16", resolution=RES, dtype="float32")
     with pytest.raises(MissingWeightsError, match="Hyper-SDXL-1step-Unet"):
         HyperSDXL(hub_id=str(hyper_dirs[0]), hyper_repo=str(tmp_path), resolution=RES, dtype="float32")
     with pytest.raises(MissingWeightsError, match="transformer"):

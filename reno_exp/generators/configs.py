@@ -37,6 +37,7 @@ class SDXLTurboConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sdxl_turbo.SDXLTurbo"
     hub_id: str = "stabilityai/sdxl-turbo"
     vae_id: str = "madebyollin/sdxl-vae-fp16-fix"  # "" : the VAE in hub_id
+    variant: str | None = None  # "fp16": the half-size weight files the authors download (same values)
     vae_checkpointing: bool = False
     vae_tiling: bool = False  # tiled decode: less memory, slightly different pixels near tile seams
     offload_text_encoders: bool = False  # encoders wait on the CPU between prompts
@@ -51,6 +52,7 @@ class HyperSDXLConfig(GeneratorConfig):
     hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0"
     hyper_repo: str = "ByteDance/Hyper-SD"
     hyper_ckpt: str = "Hyper-SDXL-1step-Unet.safetensors"
+    variant: str | None = None  # of SDXL base's text encoders and VAE ("fp16" as the authors)
     resolution: int = 1024
     vae_dtype: str = "float32"  # the authors upcast SDXL base's VAE
     timesteps: list[int] = field(default_factory=lambda: [800])

@@ -27,8 +27,9 @@ from reno_exp.generators.sdxl_one_step import (
 MODEL = "hyper_sdxl"
 
 
-def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: torch.dtype) -> dict:
-    parts = load_sdxl_text_parts(hub_id, dtype)
+def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: torch.dtype,
+                          variant: str | None = None) -> dict:
+    parts = load_sdxl_text_parts(hub_id, dtype, variant)
     config = hub.load(f"{hub_id}:unet", UNet2DConditionModel.load_config, hub_id, subfolder="unet")
     state = load_file(hub_file(hyper_repo, hyper_ckpt))
     with torch.device("meta"):  # no 2.6B-parameter random init only to be overwritten
@@ -39,7 +40,7 @@ def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: 
     if left:
         raise hub.MissingWeightsError(f"{hyper_repo}:{hyper_ckpt}", f"no values for {left[:3]}")
     parts["unet"] = unet
-    parts["vae"] = hub.load(f"{hub_id}:vae", AutoencoderKL.from_pretrained, hub_id, subfolder="vae")
+    parts["vae"] = hub.load(f"{hub_id}:vae", AutoencoderKL.from_pretrained, hub_id, subfolder="vae", variant=variant)
     sched = hub.load(f"{hub_id}:scheduler", LCMScheduler.load_config, hub_id, subfolder="scheduler")
     parts["scheduler"] = LCMScheduler.from_config(sched)
     return parts
@@ -51,6 +52,7 @@ class HyperSDXL(SDXLUNetOneStep):
         hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",
         hyper_repo: str = "ByteDance/Hyper-SD",
         hyper_ckpt: str = "Hyper-SDXL-1step-Unet.safetensors",
+        variant: str | None = None,
         resolution: int = 1024,
         dtype: str = "float16",
         vae_dtype: str = "float32",
@@ -73,7 +75,7 @@ class HyperSDXL(SDXLUNetOneStep):
                 "scheduler": LCMScheduler.from_config(arch(MODEL, "scheduler")),
             }
         else:
-            parts = load_hyper_sdxl_parts(hub_id, hyper_repo, hyper_ckpt, getattr(torch, dtype))
+            parts = load_hyper_sdxl_parts(hub_id, hyper_repo, hyper_ckpt, getattr(torch, dtype), variant)
         super().__init__(
             **parts,
             resolution=resolution,

@@ -90,13 +90,13 @@ def offline_sdxl_tokenizers() -> dict:
     return {"tokenizer": offline_clip_tokenizer(), "tokenizer_2": offline_clip_tokenizer(pad_token="!")}
 
 
-def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype) -> dict:
+def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
     def get(cls, sub, **kw):
         return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
 
     return {
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype),
-        "text_encoder_2": get(CLIPTextModelWithProjection, "text_encoder_2", dtype=dtype),
+        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
+        "text_encoder_2": get(CLIPTextModelWithProjection, "text_encoder_2", dtype=dtype, variant=variant),
         "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
         "tokenizer_2": check_tokenizer(get(CLIPTokenizer, "tokenizer_2"), f"{hub_id}:tokenizer_2"),
     }

@@ -25,10 +25,10 @@ from reno_exp.generators.sdxl_one_step import (
 MODEL = "sdxl_turbo"
 
 
-def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype) -> dict:
-    parts = load_sdxl_text_parts(hub_id, dtype)
+def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
+    parts = load_sdxl_text_parts(hub_id, dtype, variant)
     parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
-                             torch_dtype=dtype)
+                             torch_dtype=dtype, variant=variant)
     vae_args = (vae_id,) if vae_id else (hub_id,)
     vae_kw = {} if vae_id else {"subfolder": "vae"}
     parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
@@ -44,6 +44,7 @@ class SDXLTurbo(SDXLUNetOneStep):
         self,
         hub_id: str = "stabilityai/sdxl-turbo",
         vae_id: str = "madebyollin/sdxl-vae-fp16-fix",
+        variant: str | None = None,
         resolution: int = 512,
         dtype: str = "float16",
         gradient_checkpointing: bool = False,
@@ -64,7 +65,7 @@ class SDXLTurbo(SDXLUNetOneStep):
                 "scheduler": EulerAncestralDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
             }
         else:
-            parts = load_sdxl_turbo_parts(hub_id, vae_id, getattr(torch, dtype))
+            parts = load_sdxl_turbo_parts(hub_id, vae_id, getattr(torch, dtype), variant)
         super().__init__(
             **parts,
             resolution=resolution,
