@@ -88,9 +88,9 @@ class FluxSchnell(TransformerOneStep):
             }
         else:
             parts = load_flux_parts(hub_id, getattr(torch, dtype))
-        self_vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-        check_resolution(resolution, 2 * self_vae_factor)  # VAE downsampling, then 2x2 packing
-        tokens = (resolution // (2 * self_vae_factor)) ** 2
+        vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        check_resolution(resolution, 2 * vae_factor)  # VAE downsampling, then 2x2 packing
+        tokens = (resolution // (2 * vae_factor)) ** 2
         super().__init__(
             parts["transformer"], parts["vae"], parts["scheduler"],
             {"text_encoder": parts["text_encoder"], "text_encoder_2": parts["text_encoder_2"]},
@@ -100,11 +100,11 @@ class FluxSchnell(TransformerOneStep):
             vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
         )
         self.tokenizer, self.tokenizer_2 = parts["tokenizer"], parts["tokenizer_2"]
-        self.vae_scale_factor = self_vae_factor
+        self.vae_scale_factor = vae_factor
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
         self.max_sequence_length = max_sequence_length
-        side = resolution // (2 * self_vae_factor)
+        side = resolution // (2 * vae_factor)
         self.register_buffer(
             "img_ids", FluxPipeline._prepare_latent_image_ids(1, side, side, self.device, self.dtype), persistent=False
         )

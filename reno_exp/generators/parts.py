@@ -37,7 +37,7 @@ def check_depth_overrides(random_init: bool, **overrides) -> None:
         raise UserError(f"{', '.join(f'model.{k}' for k in given)} only apply with random_init=true "
                         "(a checkpoint has the depth it was trained with)")
     for k, v in given.items():
-        if (isinstance(v, int) and v < 1):
+        if isinstance(v, int) and v < 1:
             raise UserError(f"model.{k} must be at least 1, got {v}")
 
 
