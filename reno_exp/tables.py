@@ -12,7 +12,8 @@ with no scores shows as missing, never as zero.
 
 Writes ``tables.md``, ``tables.csv`` (one row per cell: ours, paper, number of images) and ``runs.csv``
 (per job group, from the records alone: images done, mean reward totals before and after ReNO) into the
-sweep directory (or ``--out``) and prints the Markdown; ``--wandb`` also logs each table to W&B.
+sweep directory (or ``--out``) and prints the Markdown. The tables also go to W&B (one ``wandb.Table`` each,
+in the sweep's group) when the jobs logged there (``logger=wandb``) or with ``--wandb``; ``--no-wandb`` stops it.
 """
 
 from __future__ import annotations
@@ -256,12 +257,23 @@ def choose_layouts(jobs: list[Job]) -> list[str]:
     return chosen
 
 
+def wandb_settings(jobs: list[Job]) -> dict | None:
+    """The W&B logger settings of the sweep's jobs, if they logged there."""
+    return next((j.logger for j in jobs if "Wandb" in str(j.logger.get("_target_", ""))
+                 and j.logger.get("mode") != "disabled"), None)
+
+
 def log_wandb(tables: dict[str, list[dict]], sweep: Path, jobs: list[Job]) -> None:
     import wandb
 
-    settings = next((j.logger for j in jobs if "Wandb" in str(j.logger.get("_target_", ""))), {})
-    run = wandb.init(project=settings.get("project") or "reno_exp", entity=settings.get("entity"),
-                     group=sweep.name, job_type="tables", name=f"tables-{sweep.name}", dir=str(sweep))
+    settings = wandb_settings(jobs) or {}
+    kw = {"project": settings.get("project") or "reno_exp", "entity": settings.get("entity"), "group": sweep.name,
+          "job_type": "tables", "name": f"tables-{sweep.name}", "dir": str(sweep)}
+    try:
+        run = wandb.init(mode=settings.get("mode", "online"), **kw)
+    except Exception as e:  # no key or no network: as the runs do, go on offline (upload with `wandb sync`)
+        print(f"W&B unreachable ({str(e).splitlines()[0][:120]}); logging offline", file=sys.stderr)
+        run = wandb.init(mode="offline", **kw)
     for number, rows in tables.items():
         columns = list(LAYOUTS[number].columns)
         data, by_row = [], {}
@@ -279,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep", type=Path, help="a sweep directory (or one run directory)")
     parser.add_argument("--tables", nargs="+", choices=sorted(LAYOUTS), help="default: from the sweep's experiment")
     parser.add_argument("--out", type=Path, help="where tables.md and tables.csv go (default: the sweep dir)")
-    parser.add_argument("--wandb", action="store_true", help="also log the tables to W&B (WANDB_MODE applies)")
+    parser.add_argument("--wandb", action=argparse.BooleanOptionalAction, default=None,
+                        help="log the tables to W&B (default: when the sweep's jobs used logger=wandb)")
     args = parser.parse_args(argv)
     if not args.sweep.is_dir():
         parser.error(f"{args.sweep} is not a directory")
@@ -309,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerows({**r, "ours": "" if r["ours"] is None else r["ours"], "paper": r["paper"] or ""}
                              for r in rows)
     print(text)
-    if args.wandb:
+    if args.wandb or (args.wandb is None and wandb_settings(jobs) is not None):
         log_wandb(tables, args.sweep, jobs)
     return 0
 

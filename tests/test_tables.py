@@ -135,6 +135,7 @@ def test_wandb_tables(tmp_path, monkeypatch, capsys):
             pass
 
     monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
+    monkeypatch.setattr(tables, "wandb_settings", lambda jobs: None)  # the jobs did not log to W&B
     sweep = tmp_path / "sweep"
     recs = [t2i_record(0, 0, "texture")]
     make_job(sweep, 0, "sd_turbo", "all", "t2i_compbench", recs, [score(recs[0], "best", "t2i_compbench", 0.9)],
@@ -147,3 +148,27 @@ def test_wandb_tables(tmp_path, monkeypatch, capsys):
     assert rows["SD-Turbo + ReNO"]["texture paper"] == pytest.approx(0.75)
     assert rows["SD-Turbo + ReNO"]["color ours"] is None
     assert rows["SDXL"]["color paper"] == pytest.approx(0.64) and rows["SDXL"]["color ours"] is None
+
+
+def test_wandb_follows_the_jobs_logger(tmp_path, monkeypatch, capsys):
+    import wandb
+
+    inits = []
+
+    class Run:
+        def log(self, data):
+            pass
+
+        def finish(self):
+            pass
+
+    monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
+    recs = [t2i_record(0, 0, "color")]
+    run = make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2")
+    assert tables.main([str(tmp_path / "s")]) == 0 and inits == []  # logger=none: no W&B
+    cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+    cfg["logger"] = {"_target_": "reno_exp.loggers.WandbLogger", "project": "p", "mode": "offline"}
+    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert tables.main([str(tmp_path / "s")]) == 0
+    assert inits[-1]["project"] == "p" and inits[-1]["mode"] == "offline"
+    assert tables.main([str(tmp_path / "s"), "--no-wandb"]) == 0 and len(inits) == 1
