@@ -446,3 +446,16 @@ def test_flux_multi_step_schedules_match_the_pipeline(flux_dir):
         one_step = FluxSchnell(hub_id=str(flux_dir), resolution=RES, dtype="float32")(noise, gen.encode_prompt(PROMPT))
     torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
     assert not torch.allclose(ours, one_step.image)
+
+
+def test_random_init_weights_are_a_function_of_the_config_alone(toy_architectures, monkeypatch):
+    from reno_exp.generators import parts
+    from reno_exp.generators.sdxl_turbo import SDXLTurbo
+
+    monkeypatch.setattr(parts, "ARCHITECTURES", toy_architectures)
+    a = SDXLTurbo(random_init=True, resolution=RES, dtype="float32")
+    torch.rand(3)  # whatever ran before must not matter
+    b = SDXLTurbo(random_init=True, resolution=RES, dtype="float32")
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)
+    assert a.unet.config.block_out_channels == [32, 32, 64]  # built from the (toy) repo config

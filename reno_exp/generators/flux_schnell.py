@@ -25,7 +25,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config,
 
 from reno_exp import hub
 from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, seeded_init
 from reno_exp.generators.transformer_one_step import TransformerOneStep
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
 
@@ -81,8 +81,10 @@ class FluxSchnell(TransformerOneStep):
         check_depth_overrides(random_init, num_layers=num_layers, num_single_layers=num_single_layers,
                               text_encoder_layers=text_encoder_layers)
         if random_init:
+            with seeded_init():
+                parts = random_flux_parts(num_layers, num_single_layers, text_encoder_layers)
             parts = {
-                **random_flux_parts(num_layers, num_single_layers, text_encoder_layers),
+                **parts,
                 "tokenizer": offline_clip_tokenizer(),
                 "tokenizer_2": offline_t5_tokenizer(max_sequence_length),
             }

@@ -16,7 +16,7 @@ from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides, hub_file
+from reno_exp.generators.parts import arch, check_depth_overrides, hub_file, seeded_init
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
@@ -69,8 +69,10 @@ class HyperSDXL(SDXLUNetOneStep):
         check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
                               unet_transformer_layers=unet_transformer_layers)
         if random_init:
+            with seeded_init():
+                parts = random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers)
             parts = {
-                **random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers),
+                **parts,
                 **offline_sdxl_tokenizers(),
                 "scheduler": LCMScheduler.from_config(arch(MODEL, "scheduler")),
             }

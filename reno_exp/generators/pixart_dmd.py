@@ -19,7 +19,7 @@ from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
 from reno_exp import hub
 from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, seeded_init
 from reno_exp.generators.transformer_one_step import TransformerOneStep
 from reno_exp.tokenizers import check_tokenizer
 
@@ -68,7 +68,9 @@ class PixArtDMD(TransformerOneStep):
     ):
         check_depth_overrides(random_init, num_layers=num_layers, text_encoder_layers=text_encoder_layers)
         if random_init:
-            parts = {**random_pixart_parts(num_layers, text_encoder_layers), "tokenizer": offline_t5_tokenizer()}
+            with seeded_init():
+                parts = random_pixart_parts(num_layers, text_encoder_layers)
+            parts["tokenizer"] = offline_t5_tokenizer()
         else:
             parts = load_pixart_parts(hub_id, pipeline_id, getattr(torch, dtype))
         transformer = parts["transformer"]

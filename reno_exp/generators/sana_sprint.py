@@ -23,7 +23,7 @@ from transformers import AutoTokenizer, Gemma2Config, Gemma2Model
 
 from reno_exp import hub
 from reno_exp.generators.offline_tokenizers import offline_gemma_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, seeded_init
 from reno_exp.generators.transformer_one_step import TransformerOneStep
 from reno_exp.tokenizers import check_tokenizer
 
@@ -73,7 +73,9 @@ class SanaSprint(TransformerOneStep):
     ):
         check_depth_overrides(random_init, num_layers=num_layers, text_encoder_layers=text_encoder_layers)
         if random_init:
-            parts = {**random_sana_parts(num_layers, text_encoder_layers), "tokenizer": offline_gemma_tokenizer()}
+            with seeded_init():
+                parts = random_sana_parts(num_layers, text_encoder_layers)
+            parts["tokenizer"] = offline_gemma_tokenizer()
         else:
             parts = load_sana_parts(hub_id, getattr(torch, dtype))
         vae = parts["vae"]

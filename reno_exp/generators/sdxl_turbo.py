@@ -14,7 +14,7 @@ import torch
 from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides
+from reno_exp.generators.parts import arch, check_depth_overrides, seeded_init
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
@@ -59,8 +59,10 @@ class SDXLTurbo(SDXLUNetOneStep):
         check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
                               unet_transformer_layers=unet_transformer_layers)
         if random_init:
+            with seeded_init():
+                parts = random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers)
             parts = {
-                **random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers),
+                **parts,
                 **offline_sdxl_tokenizers(),
                 "scheduler": EulerAncestralDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
             }
