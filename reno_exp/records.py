@@ -82,7 +82,9 @@ class RunRecords:
         path = self.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        save_file({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+        # clone: when the best iterate is the initial one both names hold the same tensor, which
+        # safetensors refuses to save
+        save_file({k: v.detach().float().cpu().clone() for k, v in tensors.items()}, str(tmp))
         os.replace(tmp, path)
         return rel
 

@@ -152,3 +152,12 @@ def test_wandb_online_without_access_falls_back_to_offline_with_one_warning(tmp_
     assert out.count("W&B unreachable") == 1
     assert len(read_records(tmp_path / "run")) == 1
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+
+
+def test_an_item_whose_best_is_its_initial_iterate_is_recorded(compose, tmp_path):
+    # one iterate: best and initial are the same tensors (safetensors refuses shared memory unless copied)
+    run(compose(["optimizer.n_iters=1"]), tmp_path)
+    (r,) = read_records(tmp_path)
+    assert r["best_iteration"] == 0 and r["best"] == r["initial"]
+    t = load_file(tmp_path / r["noise"])
+    assert torch.equal(t["initial_noise"], t["best_noise"])
