@@ -7,7 +7,8 @@ access; the experiment then runs with ``HF_HUB_OFFLINE=1`` (cluster nodes withou
 What a config needs is asked of its components: every node with a ``_target_`` whose class has a
 ``checkpoints(cfg)`` classmethod contributes that list; a node without one but with a ``hub_id``
 (a diffusers pipeline repository) contributes that repository's diffusers weights. Parts that are not
-in the config (an evaluator's detector, say) register a function in ``PROVIDERS``.
+in the config register a function in ``PROVIDERS``; ``--evaluate`` adds the evaluators' checkpoints
+(``reno_exp.evaluate.checkpoints()``).
 """
 
 from __future__ import annotations
@@ -119,12 +120,18 @@ def hub_reachable(timeout: float = 10.0) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the checkpoints; download nothing")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="also the evaluators' checkpoints (reno_exp.evaluate.checkpoints(), every metric)")
     parser.add_argument("overrides", nargs="*", help="the experiment's Hydra overrides")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     cfg = compose(args.overrides)
     todo = needed(cfg)
+    if args.evaluate:
+        from reno_exp import evaluate
+
+        todo = merge_repos(list(dict.fromkeys([*todo, *evaluate.checkpoints()])))
     if not todo:
         print("nothing to fetch: " + ("random_init=true loads no weights" if cfg.get("random_init") else "no checkpoints"))
         return 0

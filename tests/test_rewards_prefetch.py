@@ -91,3 +91,12 @@ def test_hub_checkpoints_fail_offline_with_their_name(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingWeightsError, match="nobody/nothing"):
         HubRepo("nobody/nothing").path()
+
+
+def test_evaluators_checkpoints_on_request(monkeypatch, capsys):
+    from reno_exp import evaluate
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(evaluate, "checkpoints", lambda: [HubFile("someone/evaluator", "w.pt"), HubFile("xswu/HPSv2", "HPS_v2.1_compressed.pt")])
+    assert prefetch.main(["--list", "--evaluate", "model=tiny", "reward=hpsv2"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["xswu/HPSv2:HPS_v2.1_compressed.pt", "someone/evaluator:w.pt"]
