@@ -459,3 +459,20 @@ def test_random_init_weights_are_a_function_of_the_config_alone(toy_architecture
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(x, y)
     assert a.unet.config.block_out_channels == [32, 32, 64]  # built from the (toy) repo config
+
+
+def test_prefetch_lists_every_checkpoint_a_model_loads():
+    from reno_exp.prefetch import compose, needed
+
+    def names(model, *extra):
+        return {c.name: c for c in needed(compose([f"model={model}", "reward=color", *extra]))}
+
+    hyper = names("hyper_sdxl")
+    assert set(hyper) == {"stabilityai/stable-diffusion-xl-base-1.0", "ByteDance/Hyper-SD:Hyper-SDXL-1step-Unet.safetensors"}
+    assert hyper["stabilityai/stable-diffusion-xl-base-1.0"].ignore_patterns == ("unet/*.safetensors",)
+    turbo = names("sdxl_turbo", "model.variant=fp16")
+    assert set(turbo) == {"stabilityai/sdxl-turbo", "madebyollin/sdxl-vae-fp16-fix"}
+    assert "*/diffusion_pytorch_model.fp16.safetensors" in turbo["stabilityai/sdxl-turbo"].allow_patterns
+    assert set(names("pixart_dmd")) == {"PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512", "PixArt-alpha/PixArt-XL-2-1024-MS"}
+    assert set(names("flux_schnell")) == {"black-forest-labs/FLUX.1-schnell"}
+    assert set(names("sana_sprint")) == {"Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers"}

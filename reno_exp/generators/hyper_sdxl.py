@@ -47,6 +47,14 @@ def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: 
 
 
 class HyperSDXL(SDXLUNetOneStep):
+    @classmethod
+    def checkpoints(cls, cfg) -> list:
+        """SDXL base without its UNet weights (the Hyper-SD file replaces them), and that file."""
+        from reno_exp.generators.parts import pipeline_repo
+        from reno_exp.rewards.checkpoints import HubFile
+
+        return [pipeline_repo(cfg.hub_id, cfg.get("variant"), skip=("unet",)), HubFile(cfg.hyper_repo, cfg.hyper_ckpt)]
+
     def __init__(
         self,
         hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",

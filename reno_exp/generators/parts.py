@@ -113,3 +113,20 @@ def decode_to_image(vae: nn.Module, latents: torch.Tensor, dtype: torch.dtype) -
 def check_resolution(resolution: int, factor: int) -> None:
     if resolution < factor or resolution % factor:
         raise UserError(f"model.resolution must be a positive multiple of {factor}, got {resolution}")
+
+
+def pipeline_files(variant: str | None = None) -> tuple[str, ...]:
+    """Patterns of the files ``from_pretrained(repo, subfolder=...)`` reads from a diffusers pipeline repo
+    (configs, tokenizers, weights in safetensors of one variant), for ``reno_exp.prefetch``."""
+    v = f".{variant}" if variant else ""
+    return ("model_index.json", "*/*.json", "*/*.txt", "*/*.model",
+            f"*/diffusion_pytorch_model{v}.safetensors", f"*/diffusion_pytorch_model{v}-*.safetensors",
+            f"*/model{v}.safetensors", f"*/model{v}-*.safetensors")
+
+
+def pipeline_repo(repo: str, variant: str | None = None, skip: tuple[str, ...] = ()):
+    """A diffusers pipeline repo to prefetch, without the subfolders in ``skip`` (parts taken elsewhere)."""
+    from reno_exp.rewards.checkpoints import HubRepo
+
+    return HubRepo(repo, allow_patterns=pipeline_files(variant),
+                   ignore_patterns=tuple(f"{s}/*.safetensors" for s in skip))

@@ -49,6 +49,13 @@ def load_pixart_parts(hub_id: str, pipeline_id: str, dtype: torch.dtype) -> dict
 
 
 class PixArtDMD(TransformerOneStep):
+    @classmethod
+    def checkpoints(cls, cfg) -> list:
+        """The DMD transformer and scheduler, and the base pipeline without its own transformer weights."""
+        from reno_exp.generators.parts import pipeline_repo
+
+        return [pipeline_repo(cfg.hub_id), pipeline_repo(cfg.pipeline_id, skip=("transformer",))]
+
     def __init__(
         self,
         hub_id: str = "PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512",

@@ -40,6 +40,17 @@ def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant:
 
 
 class SDXLTurbo(SDXLUNetOneStep):
+    @classmethod
+    def checkpoints(cls, cfg) -> list:
+        """What ``reno_exp.prefetch`` downloads for this config: the pipeline and the separate VAE."""
+        from reno_exp.generators.parts import pipeline_repo
+        from reno_exp.rewards.checkpoints import HubRepo
+
+        if not cfg.get("vae_id"):
+            return [pipeline_repo(cfg.hub_id, cfg.get("variant"))]
+        return [pipeline_repo(cfg.hub_id, cfg.get("variant"), skip=("vae",)),
+                HubRepo(cfg.vae_id, allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"))]
+
     def __init__(
         self,
         hub_id: str = "stabilityai/sdxl-turbo",
