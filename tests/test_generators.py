@@ -254,6 +254,7 @@ def pipeline_image(name, gen, noise):
         return pipe(**kw, **extra)[0]
 
 
+@pytest.mark.slow  # five pipelines built and run beside the generators
 @pytest.mark.parametrize("name", MODELS)
 def test_matches_the_diffusers_pipeline_it_reproduces(built, name):
     gen = built(name)
@@ -430,6 +431,7 @@ def test_the_app_runs_each_model_with_random_init(compose, toy_architectures, mo
     assert row["curves"]["grad_norm"][0] > 0  # the colour loss reached the noise through the model
 
 
+@pytest.mark.slow
 def test_flux_multi_step_schedules_match_the_pipeline(flux_dir):
     from reno_exp.generators.flux_schnell import FluxSchnell
 
