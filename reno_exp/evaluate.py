@@ -15,7 +15,6 @@ Overrides (OmegaConf dot-list, checked against ``EvaluateConfig``), e.g. ``metri
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import re
@@ -30,7 +29,7 @@ from reno_exp.errors import UserError
 from reno_exp.evaluators import METRICS
 from reno_exp.evaluators.geneval import GenEvalConfig
 from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
-from reno_exp.records import RESULTS, read_records
+from reno_exp.records import RESULTS, JsonLines, read_records
 
 EVALUATION = "evaluation.jsonl"
 log = logging.getLogger("reno_exp.evaluate")
@@ -77,39 +76,16 @@ def run_dirs(path: str | Path) -> list[Path]:
     return runs
 
 
-class EvaluationFile:
-    """``<run>/evaluation.jsonl``: whole lines only, appended atomically, read back for resuming."""
+class EvaluationFile(JsonLines):
+    """``<run>/evaluation.jsonl``: one line per (key, image set, metric); resumable."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / EVALUATION
-        self._repair()
+        super().__init__(Path(run_dir) / EVALUATION)
+        self.repair()
         self.done = {(r["key"], r["image_set"], r["metric"]) for r in self.read()}
 
-    def _repair(self) -> None:
-        if self.path.exists():
-            data = self.path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                self.path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-    def read(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return out
-
     def append(self, row: dict) -> None:
-        line = (json.dumps(row, allow_nan=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        super().append(row)
         self.done.add((row["key"], row["image_set"], row["metric"]))
 
 

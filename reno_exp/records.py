@@ -38,37 +38,57 @@ def finite(x: Any) -> Any:
     return x
 
 
-def read_records(path: str | Path) -> list[dict]:
-    """All whole records of a ``results.jsonl`` (a torn last line is skipped)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / RESULTS
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
+class JsonLines:
+    """An append-only JSON-lines file whose lines are whole or absent.
+
+    Each line goes out in one ``write`` and is fsync'd; a torn last line (a killed run) is cut off
+    when the file is opened for appending, and skipped when it is only read.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def repair(self) -> JsonLines:
+        if self.path.exists():
+            data = self.path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                self.path.write_bytes(data[: data.rfind(b"\n") + 1])
+        return self
+
+    def append(self, row: dict) -> None:
+        line = (json.dumps(finite(row), allow_nan=False) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """All whole records of a run directory's (or a given) ``results.jsonl``."""
+    path = Path(path)
+    return JsonLines(path / RESULTS if path.is_dir() else path).read()
 
 
 class RunRecords:
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / RESULTS
-        self._repair()
-        self.done = {r["key"] for r in read_records(self.path)}
-
-    def _repair(self) -> None:
-        """Cut a torn last line left by a killed run, so the next append starts on a fresh line."""
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            self.path.write_bytes(data[: data.rfind(b"\n") + 1])
+        self.results = JsonLines(self.dir / RESULTS).repair()
+        self.path = self.results.path
+        self.done = {r["key"] for r in self.results.read()}
 
     def save_image(self, image: torch.Tensor, rel: str) -> str:
         path = self.dir / rel
@@ -89,11 +109,5 @@ class RunRecords:
         return rel
 
     def append(self, record: dict) -> None:
-        line = (json.dumps(finite(record), allow_nan=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self.results.append(record)
         self.done.add(record["key"])
