@@ -14,6 +14,8 @@ help:  ## list the targets
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	# the original reward packages, for parity tests only: their pins clash with the stack, so no deps
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps image-reward==1.5 hpsv2==1.2.0 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import reno_exp, torch, diffusers, hydra"
 	touch $(STAMP)
 

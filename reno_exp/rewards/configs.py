@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from omegaconf import MISSING
 
@@ -13,10 +14,16 @@ class RewardConfig:
     weight: float = 1.0
 
 
+class Channel(str, Enum):
+    red = "red"
+    green = "green"
+    blue = "blue"
+
+
 @dataclass
 class ColorRewardConfig(RewardConfig):
     _target_: str = "reno_exp.rewards.color.ColorReward"
-    channel: str = "red"  # red | green | blue
+    channel: Channel = Channel.red
 
 
 @dataclass
