@@ -25,6 +25,6 @@ def load(checkpoint: str, fn: Callable[..., T], *args, **kwargs) -> T:
     """``fn(*args, **kwargs)``, turning the hub's many offline failures into MissingWeightsError."""
     try:
         return fn(*args, **kwargs)
-    except (OSError, ValueError, EnvironmentError) as e:  # OSError covers the hub's HTTP/offline errors
+    except (OSError, ValueError) as e:  # OSError covers the hub's HTTP/offline errors
         raise MissingWeightsError(checkpoint, str(e).splitlines()[0][:200]) from None
 

@@ -145,9 +145,9 @@ def test_all_non_finite_gives_initial_as_best_with_an_event():
 def test_best_of_n_draws_fresh_noise_each_iterate_without_gradients():
     target = torch.full((1, 3, 4, 4), 0.5)
     rewards = RewardSet({"q": Quadratic(target)}, {"q": 1.0})
-    draws = []
+    draws, s = [], stream(7)
 
-    def noise(s=stream(7)):
+    def noise():
         draws.append(s())
         return draws[-1].clone()
 
