@@ -100,7 +100,6 @@ def test_a_torn_last_line_is_cut_before_appending(compose, tmp_path):
 
 
 def test_wandb_offline_logs_config_curves_and_images(compose, tmp_path):
-    pytest.importorskip("wandb")
     run(compose(["optimizer.n_iters=3", "logger=wandb", "logger.mode=offline"]), tmp_path)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
