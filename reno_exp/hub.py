@@ -1,9 +1,13 @@
-"""Loading from the Hugging Face hub with one clear error when the weights are not there."""
+"""Where weights come from: the Hugging Face hub, with one clear error when they are not there, or a
+seeded random initialisation (``random_init``) that is the same in every process."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
+
+import torch
 
 from reno_exp.errors import UserError
 
@@ -28,3 +32,11 @@ def load(checkpoint: str, fn: Callable[..., T], *args, **kwargs) -> T:
     except (OSError, ValueError) as e:  # OSError covers the hub's HTTP/offline errors
         raise MissingWeightsError(checkpoint, str(e).splitlines()[0][:200]) from None
 
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int = 0):
+    """Random-weight builds that are a function of ``seed`` alone (the global RNG is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

@@ -160,3 +160,18 @@ def test_an_item_whose_best_is_its_initial_iterate_is_recorded(compose, tmp_path
     assert r["best_iteration"] == 0 and r["best"] == r["initial"]
     t = load_file(tmp_path / r["noise"])
     assert torch.equal(t["initial_noise"], t["best_noise"])
+
+
+def test_random_init_rewards_are_the_same_in_every_build_whatever_the_global_rng(compose):
+    from reno_exp.rewards.base import RewardSet
+
+    cfg = compose(["reward=[clip,imagereward]", "random_init=true", "tiny=true"])
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    scores = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        rewards = RewardSet.from_config(cfg.reward, random_init=True, tiny=True, device="cpu")
+        scores.append(rewards(image, rewards.prepare("a cat on a mat"))[1])
+    assert set(scores[0]) == {"clip", "imagereward"}
+    for name in scores[0]:
+        assert torch.equal(scores[0][name], scores[1][name]), name

@@ -25,8 +25,9 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config,
 
 from reno_exp import hub
 from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, seeded_init
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
 from reno_exp.generators.transformer_one_step import TransformerOneStep
+from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 MODEL = "flux_schnell"

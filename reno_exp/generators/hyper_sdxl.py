@@ -16,13 +16,14 @@ from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides, hub_file, seeded_init
+from reno_exp.generators.parts import arch, check_depth_overrides, hub_file
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
     offline_sdxl_tokenizers,
     random_sdxl_parts,
 )
+from reno_exp.hub import seeded_init
 
 MODEL = "hyper_sdxl"
 

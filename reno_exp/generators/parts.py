@@ -31,14 +31,6 @@ def arch(model: str, part: str, **overrides) -> dict:
     return cfg
 
 
-@contextlib.contextmanager
-def seeded_init(seed: int = 0):
-    """Random-weight builds that are a function of ``seed`` alone (the global RNG is left as it was)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 def check_depth_overrides(random_init: bool, **overrides) -> None:
     given = {k: v for k, v in overrides.items() if v is not None}
     if given and not random_init:

@@ -23,8 +23,9 @@ from transformers import AutoTokenizer, Gemma2Config, Gemma2Model
 
 from reno_exp import hub
 from reno_exp.generators.offline_tokenizers import offline_gemma_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, seeded_init
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
 from reno_exp.generators.transformer_one_step import TransformerOneStep
+from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import check_tokenizer
 
 MODEL = "sana_sprint"

@@ -26,13 +26,14 @@ def arch(name: str) -> dict:
 
 
 def random_sd_turbo_parts() -> dict:
-    return {
-        "unet": UNet2DConditionModel.from_config(arch("unet")),
-        "vae": AutoencoderKL.from_config(arch("vae")),
-        "text_encoder": CLIPTextModel(CLIPTextConfig(**arch("text_encoder"))),
-        "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
-        "scheduler": EulerDiscreteScheduler.from_config(arch("scheduler")),
-    }
+    with hub.seeded_init():
+        return {
+            "unet": UNet2DConditionModel.from_config(arch("unet")),
+            "vae": AutoencoderKL.from_config(arch("vae")),
+            "text_encoder": CLIPTextModel(CLIPTextConfig(**arch("text_encoder"))),
+            "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
+            "scheduler": EulerDiscreteScheduler.from_config(arch("scheduler")),
+        }
 
 
 def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype) -> dict:

@@ -14,13 +14,14 @@ import torch
 from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides, seeded_init
+from reno_exp.generators.parts import arch, check_depth_overrides
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
     offline_sdxl_tokenizers,
     random_sdxl_parts,
 )
+from reno_exp.hub import seeded_init
 
 MODEL = "sdxl_turbo"
 

@@ -6,18 +6,17 @@ at toy width, real CLIP tokenisation, 64 px. The weights are a function of ``wei
 
 from __future__ import annotations
 
-import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from reno_exp.generators.sd_turbo import arch
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
+from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import offline_clip_tokenizer
 
 
 def tiny_sd_parts(weights_seed: int = 0) -> dict:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(weights_seed)
+    with seeded_init(weights_seed):
         unet = UNet2DConditionModel(
             sample_size=8,
             block_out_channels=(32, 64),

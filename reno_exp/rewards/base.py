@@ -8,11 +8,14 @@ depend on it, but it keeps the logged losses on the scale the authors report.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
 from torch import nn
+
+from reno_exp.hub import seeded_init
 
 
 class Reward(nn.Module):
@@ -42,7 +45,8 @@ class RewardSet(nn.Module):
         rewards, weights = {}, {}
         for name, node in cfg.items():
             params = {k: v for k, v in node.items() if k != "weight"}
-            rewards[name] = instantiate(params, **build_kwargs)
+            with seeded_init(zlib.crc32(name.encode())):  # random_init: the same weights in every run
+                rewards[name] = instantiate(params, **build_kwargs)
             weights[name] = float(node["weight"])
         return cls(rewards, weights)
 
