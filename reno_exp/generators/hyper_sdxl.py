@@ -16,14 +16,12 @@ from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides, hub_file
+from reno_exp.generators.parts import check_depth_overrides, hub_file
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
-    offline_sdxl_tokenizers,
-    random_sdxl_parts,
+    random_sdxl,
 )
-from reno_exp.hub import seeded_init
 
 MODEL = "hyper_sdxl"
 
@@ -78,13 +76,7 @@ class HyperSDXL(SDXLUNetOneStep):
         check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
                               unet_transformer_layers=unet_transformer_layers)
         if random_init:
-            with seeded_init():
-                parts = random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers)
-            parts = {
-                **parts,
-                **offline_sdxl_tokenizers(),
-                "scheduler": LCMScheduler.from_config(arch(MODEL, "scheduler")),
-            }
+            parts = random_sdxl(MODEL, LCMScheduler, text_encoder_layers, unet_transformer_layers)
         else:
             parts = load_hyper_sdxl_parts(hub_id, hyper_repo, hyper_ckpt, getattr(torch, dtype), variant)
         super().__init__(

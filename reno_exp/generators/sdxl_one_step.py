@@ -17,6 +17,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 from reno_exp import hub
 from reno_exp.generators.parts import TextEncoders, arch
 from reno_exp.generators.unet_one_step import UNetOneStep
+from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 
@@ -85,9 +86,18 @@ def random_sdxl_parts(model: str, text_encoder_layers: int | None = None,
     }
 
 
-def offline_sdxl_tokenizers() -> dict:
-    # CLIP-L pads with <|endoftext|>; the OpenCLIP-bigG tokenizer of SDXL pads with "!"
-    return {"tokenizer": offline_clip_tokenizer(), "tokenizer_2": offline_clip_tokenizer(pad_token="!")}
+def random_sdxl(model: str, scheduler_cls, text_encoder_layers: int | None = None,
+                unet_transformer_layers: int | None = None) -> dict:
+    """Every part of an SDXL one-step model with seeded random weights and offline tokenizers."""
+    with seeded_init():
+        parts = random_sdxl_parts(model, text_encoder_layers, unet_transformer_layers)
+    return {
+        **parts,
+        # CLIP-L pads with <|endoftext|>; the OpenCLIP-bigG tokenizer of SDXL pads with "!"
+        "tokenizer": offline_clip_tokenizer(),
+        "tokenizer_2": offline_clip_tokenizer(pad_token="!"),
+        "scheduler": scheduler_cls.from_config(arch(model, "scheduler")),
+    }
 
 
 def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:

@@ -14,14 +14,12 @@ import torch
 from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
 
 from reno_exp import hub
-from reno_exp.generators.parts import arch, check_depth_overrides
+from reno_exp.generators.parts import check_depth_overrides
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
-    offline_sdxl_tokenizers,
-    random_sdxl_parts,
+    random_sdxl,
 )
-from reno_exp.hub import seeded_init
 
 MODEL = "sdxl_turbo"
 
@@ -71,13 +69,7 @@ class SDXLTurbo(SDXLUNetOneStep):
         check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
                               unet_transformer_layers=unet_transformer_layers)
         if random_init:
-            with seeded_init():
-                parts = random_sdxl_parts(MODEL, text_encoder_layers, unet_transformer_layers)
-            parts = {
-                **parts,
-                **offline_sdxl_tokenizers(),
-                "scheduler": EulerAncestralDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
-            }
+            parts = random_sdxl(MODEL, EulerAncestralDiscreteScheduler, text_encoder_layers, unet_transformer_layers)
         else:
             parts = load_sdxl_turbo_parts(hub_id, vae_id, getattr(torch, dtype), variant)
         super().__init__(
