@@ -74,6 +74,8 @@ class Config:
     tiny: bool = False  # with random_init: tiny configurations of the same reward/evaluator classes (tests)
     save_images: bool = True
     progress: bool = True
+    batch_size: Any = 1  # items optimised together: an integer >= 1, or "auto" (the largest that fits)
+    compile: bool = False  # torch.compile the denoiser, the VAE decoder and the reward towers
 
 
 def register() -> None:
