@@ -76,6 +76,7 @@ class Config:
     progress: bool = True
     batch_size: Any = 1  # items optimised together: an integer >= 1, or "auto" (the largest that fits)
     compile: bool = False  # torch.compile the denoiser, the VAE decoder and the reward towers
+    compile_backend: str = "inductor"  # torch.compile's backend; aot_eager: graph capture only (quick checks)
 
 
 def register() -> None:

@@ -15,6 +15,7 @@ from reno_exp.analysis.__main__ import main
 from reno_exp.analysis.analyse import analyse, analyse_run
 from reno_exp.analysis.runs import Run, run_dirs
 from reno_exp.records import RunRecords
+from reno_exp.rundir import RunInfo
 
 CATEGORIES = ["color", "shape", "color"]
 ITERS = [0, 2, 4]
@@ -42,12 +43,12 @@ def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3):
                     "curves": {"color": color, "reg": [0.1] * 6, "loss": [-c for c in color],
                                "grad_norm": [1.0] * 5 + [None]},
                     "events": [], **files, "seconds": 1.0, "peak_memory_bytes": 1})
-    (path / ".hydra").mkdir()
     cfg = {"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
            "benchmark": {"_target_": "reno_exp.benchmarks.t2i_compbench.T2ICompBench"}, "random_init": False,
            "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
-    OmegaConf.save(cfg, path / ".hydra" / "config.yaml")
-    OmegaConf.save(["optimizer.save_every=2"], path / ".hydra" / "overrides.yaml")
+    RunInfo.of(cfg, overrides=["optimizer.optim.lr=2"]).save(path)
+    (path / "launches" / "000").mkdir(parents=True)
+    OmegaConf.save(cfg, path / "launches" / "000" / "config.yaml")
     return path
 
 
@@ -131,7 +132,7 @@ def test_cli_on_a_sweep_writes_each_job_and_a_table_across_jobs(tmp_path, capsys
         assert sorted(p.name for p in (sweep / job / "analysis" / "noise").iterdir()) == ["00000_00.png"]
         assert "first 1 of 3" in (sweep / job / "analysis" / "summary.md").read_text()
     table = (sweep / "analysis" / "distances.md").read_text()
-    assert "| distance | 0 | 1 | seed (SD-Turbo, Parti-Prompts) |" in table and "| n/c |" in table and "optimizer.save_every=2" in table
+    assert "| distance | 0 | 1 | seed (SD-Turbo, Parti-Prompts) |" in table and "| n/c |" in table and "optimizer.optim.lr=2" in table
     assert "initial vs optimised noise" in capsys.readouterr().out
     assert main([str(tmp_path / "nothing")]) == 2
 
@@ -166,7 +167,7 @@ def test_on_a_real_tiny_run(compose, tmp_path):
     outputs = analyse(tmp_path)
     assert len(outputs) == 1
     o = outputs[0]
-    assert "configuration unknown" in o.table.note  # run() in-process writes no .hydra/config.yaml
+    assert "not comparable: model TinyGenerator" in o.table.note  # from the run's own run.yaml
     assert o.table.shape == (4, 8, 8) and o.table.rows[0].n == 2
     assert o.table.rows[0].mean > 0  # the colour reward moved the noise
     decodes(o.out_dir / "iterates.png")

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from scipy.ndimage import gaussian_filter
 
 from reno_exp.analysis import distances as dist
@@ -16,6 +15,7 @@ from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run
 from reno_exp.analysis.spectra import LOW, low_share, power, radial, spectra
 from reno_exp.records import RunRecords
+from reno_exp.rundir import RunInfo
 
 
 def test_two_random_sd_noises_are_sqrt_2d_apart():
@@ -31,9 +31,7 @@ def write_run(tmp, items, model="reno_exp.generators.tiny.TinyGenerator",
         key = f"{i:05d}_00"
         rel = rec.save_tensors(t, f"noise/{key}.safetensors")
         rec.append({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel})
-    (tmp / ".hydra").mkdir(exist_ok=True)
-    OmegaConf.save({"model": {"_target_": model}, "benchmark": {"_target_": bench}, "random_init": random_init},
-                   tmp / ".hydra" / "config.yaml")
+    RunInfo.of({"model": {"_target_": model}, "benchmark": {"_target_": bench}, "random_init": random_init}).save(tmp)
     return Run.load(tmp)
 
 

@@ -253,17 +253,14 @@ def test_official_layouts(tmp_path):
 
 def test_collected_shards_equal_one_unsharded_layout(tmp_path):
     """Shards write disjoint parts of the official layouts; collected, they are the unsharded run's layout."""
-    import yaml
-
     from reno_exp.benchmarks.collect import collect
+    from reno_exp.rundir import RunInfo
 
     def job(run_dir: Path, suite, category: str) -> None:
         records = RunRecords(run_dir)
-        (run_dir / ".hydra").mkdir()
-        (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(
-            {"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}}))
         choices = {"model": "tiny", "reward": "all", "benchmark": suite.name}
-        (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+        RunInfo.of({"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}},
+                   choices).save(run_dir)
         for item in suite.items(0):
             image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
             suite.export(item, {"initial": image, "best": 1 - image}, records)

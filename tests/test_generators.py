@@ -304,8 +304,9 @@ def test_flux_latent_is_the_noise_minus_the_velocity(built):
     cond = gen.encode_prompt(PROMPT)
     z = gen.sample_noise(0)
     with torch.no_grad():
+        txt_ids = torch.zeros(cond["encoder_hidden_states"].shape[1], 3)  # FLUX's text positions: all zero
         v = gen.transformer(hidden_states=z, timestep=torch.ones(1), guidance=None, img_ids=gen.img_ids,
-                            return_dict=False, **cond)[0]
+                            txt_ids=txt_ids, return_dict=False, **cond)[0]
         torch.testing.assert_close(gen(z, cond).latent, z - v)
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from reno_exp.analysis import distances as dist
 from reno_exp.analysis import figure5, figures
@@ -21,6 +20,7 @@ from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run, run_dirs
 from reno_exp.analysis.spectra import LOW, Spectra, spectra
+from reno_exp.rundir import read_info
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,8 @@ def write_summary(run: Run, out: Outputs) -> Path:
 
 
 def overrides_of(run_dir: Path) -> str:
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return ""
-    return " ".join(str(o) for o in OmegaConf.load(path))
+    info = read_info(run_dir)
+    return "" if info is None else " ".join(info.overrides)
 
 
 def analyse(path: str | Path, **kw) -> list[Outputs]:

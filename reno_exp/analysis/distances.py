@@ -79,7 +79,7 @@ def comparable(run: Run) -> tuple[bool, str]:
     Parti-Prompts (read from the run's Hydra config). Returns (yes/no, why)."""
     cfg = run.config
     if cfg is None:
-        return False, "no .hydra/config.yaml: configuration unknown"
+        return False, "no run.yaml: configuration unknown"
     model = str(cfg.get("model", {}).get("_target_", "?"))
     bench = str(cfg.get("benchmark", {}).get("_target_", "?"))
     why = []

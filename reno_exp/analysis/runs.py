@@ -12,10 +12,11 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from safetensors.torch import load_file
 
 from reno_exp.records import RESULTS, read_records
+from reno_exp.rundir import read_info
 
 EVALUATION = "evaluation.jsonl"
 NOISE_KEYS = ("initial_noise", "best_noise", "initial_latent", "best_latent")
@@ -37,9 +38,9 @@ class Run:
 
     @cached_property
     def config(self) -> DictConfig | None:
-        """The run's composed config as Hydra saved it (None when the run was not made by the app)."""
-        path = self.dir / ".hydra" / "config.yaml"
-        return OmegaConf.load(path) if path.exists() else None
+        """The run's result-affecting config as its run.yaml holds it (None when the app did not make it)."""
+        info = read_info(self.dir)
+        return None if info is None else info.cfg()
 
     def noises(self, record: dict) -> dict[str, torch.Tensor] | None:
         """initial/best noise and latent of one item, each (1, *latent_shape) float32; None if absent."""

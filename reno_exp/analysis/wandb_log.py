@@ -12,14 +12,14 @@ from pathlib import Path
 
 from reno_exp.analysis.distances import Table
 from reno_exp.analysis.runs import Run
+from reno_exp.rundir import latest_launch
 
 log = logging.getLogger(__name__)
 
 
 def settings_of(run: Run) -> dict | None:
     """project/entity/mode/group of the run's W&B logger, or None when the run did not use W&B."""
-    cfg = run.config
-    logger = (cfg or {}).get("logger") or {}
+    logger = latest_launch(run.dir).get("logger") or {}  # logging is not part of the run's identity
     if not str(logger.get("_target_", "")).endswith("WandbLogger"):
         return None
     return {k: logger.get(k) for k in ("project", "entity", "mode", "group")}

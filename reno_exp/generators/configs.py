@@ -11,7 +11,9 @@ from omegaconf import MISSING
 class GeneratorConfig:
     _target_: str = MISSING
     resolution: int = 512
-    dtype: str = "float16"  # float32 | float16 | bfloat16, of the networks; the noise stays float32
+    # auto | float32 | float16 | bfloat16, of the networks (the noise stays float32); auto: the model's own
+    # half precision on CUDA (float16; bfloat16 for FLUX and SANA), float32 on a CPU
+    dtype: str = "auto"
     gradient_checkpointing: bool = False
 
 
@@ -82,7 +84,6 @@ class PixArtDMDConfig(GeneratorConfig):
 class FluxSchnellConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.flux_schnell.FluxSchnell"
     hub_id: str = "black-forest-labs/FLUX.1-schnell"
-    dtype: str = "bfloat16"
     num_inference_steps: int = 1
     guidance_scale: float = 0.0  # unused by schnell (no guidance embedder)
     max_sequence_length: int = 256
@@ -99,7 +100,6 @@ class SanaSprintConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sana_sprint.SanaSprint"
     hub_id: str = "Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers"
     resolution: int = 1024
-    dtype: str = "bfloat16"
     guidance_scale: float = 4.5  # embedded guidance (the pipeline's default)
     max_timesteps: float = 1.5708
     max_sequence_length: int = 300

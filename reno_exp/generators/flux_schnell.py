@@ -61,6 +61,8 @@ def load_flux_parts(hub_id: str, dtype: torch.dtype) -> dict:
 
 
 class FluxSchnell(TransformerOneStep):
+    cuda_dtype = "bfloat16"
+
     def __init__(
         self,
         hub_id: str = "black-forest-labs/FLUX.1-schnell",
@@ -124,7 +126,6 @@ class FluxSchnell(TransformerOneStep):
         return {
             "pooled_projections": pooled.to(self.dtype),
             "encoder_hidden_states": embeds.to(self.dtype),
-            "txt_ids": torch.zeros(embeds.shape[1], 3, device=self.device, dtype=self.dtype),
         }
 
     def _set_timesteps(self):
@@ -144,11 +145,13 @@ class FluxSchnell(TransformerOneStep):
         guidance = None
         if self.transformer.config.guidance_embeds:
             guidance = torch.full((noise.shape[0],), self.guidance_scale, device=self.device, dtype=torch.float32)
+        # text positions are all zero and shared by every item (no batch dimension): not per-prompt conditioning
+        txt_ids = torch.zeros(cond["encoder_hidden_states"].shape[1], 3, device=self.device, dtype=self.dtype)
         x = noise
         for t in self.scheduler.timesteps:
             v = self.transformer(
                 hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.dtype) / 1000,
-                guidance=guidance, img_ids=self.img_ids, return_dict=False, **cond,
+                guidance=guidance, img_ids=self.img_ids, txt_ids=txt_ids, return_dict=False, **cond,
             )[0]
             x = self.scheduler.step(v.float(), t, x, return_dict=False)[0]
         return x

@@ -17,6 +17,8 @@ from reno_exp.generators.base import Generation, OneStepGenerator, place
 
 
 class UNetOneStep(OneStepGenerator):
+    compile_targets = ("unet", "vae.decoder")
+
     def __init__(
         self,
         unet,
