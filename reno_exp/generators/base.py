@@ -41,6 +41,7 @@ class OneStepGenerator(nn.Module):
     """Base class. Subclasses set ``latent_shape`` and implement ``encode_prompt`` and ``forward``."""
 
     latent_shape: tuple[int, ...]  # shape of one noise sample, without the batch dimension
+    evaluations_per_call: int = 1  # denoiser evaluations per forward (what one iterate costs)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: str = "float32"):
         super().__init__()

@@ -24,6 +24,7 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
 from reno_exp import hub
+from reno_exp.errors import UserError
 from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
 from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
 from reno_exp.generators.transformer_one_step import TransformerOneStep
@@ -81,6 +82,8 @@ class FluxSchnell(TransformerOneStep):
     ):
         check_depth_overrides(random_init, num_layers=num_layers, num_single_layers=num_single_layers,
                               text_encoder_layers=text_encoder_layers)
+        if num_inference_steps < 1:
+            raise UserError(f"model.num_inference_steps must be at least 1, got {num_inference_steps}")
         if random_init:
             with seeded_init():
                 parts = random_flux_parts(num_layers, num_single_layers, text_encoder_layers)
@@ -111,6 +114,10 @@ class FluxSchnell(TransformerOneStep):
         self.register_buffer(
             "img_ids", FluxPipeline._prepare_latent_image_ids(1, side, side, self.device, self.dtype), persistent=False
         )
+
+    @property
+    def evaluations_per_call(self) -> int:
+        return self.num_inference_steps
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> dict:

@@ -1,4 +1,5 @@
 """SD-Turbo (ADD-distilled SD 2.1): Euler, trailing spacing, t = 999, no guidance, 512 px.
+``num_inference_steps = k``: k Euler steps on the trailing grid (999, 499 for k = 2), differentiated through.
 
 From ``stabilityai/sd-turbo`` (or any local directory in the same layout), or with ``random_init`` the
 same architecture from the configs in ``architectures/sd_turbo/`` with random weights, offline.
@@ -55,6 +56,7 @@ class SDTurbo(CLIPTextUNetOneStep):
         hub_id: str = "stabilityai/sd-turbo",
         resolution: int = 512,
         dtype: str = "float16",
+        num_inference_steps: int = 1,
         gradient_checkpointing: bool = False,
         vae_checkpointing: bool = False,
         random_init: bool = False,
@@ -66,6 +68,7 @@ class SDTurbo(CLIPTextUNetOneStep):
             resolution=resolution,
             device=device,
             dtype=dtype,
+            num_inference_steps=num_inference_steps,
             gradient_checkpointing=gradient_checkpointing,
             vae_checkpointing=vae_checkpointing,
         )

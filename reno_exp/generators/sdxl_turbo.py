@@ -1,6 +1,8 @@
 """SDXL-Turbo (ADD-distilled SDXL) as the ReNO authors run it: 512 px, Euler ancestral with trailing spacing
 (one step from t = 999, noise scaled by the scheduler's initial sigma, about 14.6), no guidance, and the
-fp16-safe VAE ``madebyollin/sdxl-vae-fp16-fix``; everything in float16.
+fp16-safe VAE ``madebyollin/sdxl-vae-fp16-fix``; everything in float16. ``num_inference_steps = k``: k
+steps on the trailing grid, differentiated through; the ancestral noise the steps add is drawn from CPU
+generators seeded with ``ancestral_seed``, one per item (see unet_one_step).
 
 From ``stabilityai/sdxl-turbo`` (or a local directory in the same layout), or with ``random_init`` the same
 architecture from ``architectures/sdxl_turbo/`` with random weights, offline.
@@ -57,6 +59,8 @@ class SDXLTurbo(SDXLUNetOneStep):
         variant: str | None = None,
         resolution: int = 512,
         dtype: str = "float16",
+        num_inference_steps: int = 1,
+        ancestral_seed: int = 0,
         gradient_checkpointing: bool = False,
         vae_checkpointing: bool = False,
         vae_tiling: bool = False,
@@ -77,6 +81,8 @@ class SDXLTurbo(SDXLUNetOneStep):
             resolution=resolution,
             device=device,
             dtype=dtype,
+            num_inference_steps=num_inference_steps,
+            ancestral_seed=ancestral_seed,
             gradient_checkpointing=gradient_checkpointing,
             vae_checkpointing=vae_checkpointing,
             vae_tiling=vae_tiling,
