@@ -16,6 +16,7 @@ from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionMode
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from reno_exp import hub
+from reno_exp.generators.parts import cpu_scheduler
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
 
@@ -33,20 +34,22 @@ def random_sd_turbo_parts() -> dict:
             "vae": AutoencoderKL.from_config(arch("vae")),
             "text_encoder": CLIPTextModel(CLIPTextConfig(**arch("text_encoder"))),
             "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
-            "scheduler": EulerDiscreteScheduler.from_config(arch("scheduler")),
+            "scheduler": cpu_scheduler(EulerDiscreteScheduler, arch("scheduler")),
         }
 
 
-def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype) -> dict:
+def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype, scheduler_cls=EulerDiscreteScheduler,
+                        variant: str | None = None) -> dict:
+    """The parts of an SD 2.x pipeline repo; the scheduler is ``scheduler_cls`` built from the repo's config."""
     def get(cls, sub, **kw):
         return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
 
     return {
-        "unet": get(UNet2DConditionModel, "unet", torch_dtype=dtype),
-        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype),
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype),
+        "unet": get(UNet2DConditionModel, "unet", torch_dtype=dtype, variant=variant),
+        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype, variant=variant),
+        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
         "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
-        "scheduler": get(EulerDiscreteScheduler, "scheduler"),
+        "scheduler": get(scheduler_cls, "scheduler"),
     }
 
 

@@ -13,13 +13,13 @@ encoder (with projection) 694,659,840; total 3,468,837,867.
 from __future__ import annotations
 
 import torch
-from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+from diffusers import EulerAncestralDiscreteScheduler
 
 from reno_exp import hub
 from reno_exp.generators.parts import check_depth_overrides
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
-    load_sdxl_text_parts,
+    load_sdxl_parts,
     random_sdxl,
 )
 
@@ -27,13 +27,7 @@ MODEL = "sdxl_turbo"
 
 
 def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
-    parts = load_sdxl_text_parts(hub_id, dtype, variant)
-    parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
-                             torch_dtype=dtype, variant=variant)
-    vae_args = (vae_id,) if vae_id else (hub_id,)
-    vae_kw = {} if vae_id else {"subfolder": "vae"}
-    parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
-                            torch_dtype=dtype, **vae_kw)
+    parts = load_sdxl_parts(hub_id, vae_id, dtype, variant)
     config = hub.load(f"{hub_id}:scheduler", EulerAncestralDiscreteScheduler.load_config, hub_id,
                       subfolder="scheduler")
     parts["scheduler"] = EulerAncestralDiscreteScheduler.from_config(config, timestep_spacing="trailing")
