@@ -94,6 +94,7 @@ def sd_turbo_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # pipeline comparisons are slow tests, as the other generators'
 @pytest.mark.parametrize("steps", [1, 2, 4])
 def test_k_step_sd_turbo_matches_the_diffusers_pipeline(sd_turbo_dir, steps):
     from diffusers import StableDiffusionPipeline
