@@ -192,6 +192,7 @@ def test_the_paper_pairs_fit_and_others_fail_before_any_work(compose, model, tra
 
 def test_none_is_no_transfer(compose):
     assert compose([]).transfer is None and compose(["transfer=none"]).transfer is None
+    assert instantiate(compose([]).transfer, random_init=False, device="cpu", generator=None) is None
     assert compose(["transfer=tiny"]).transfer.steps == 4
 
 
