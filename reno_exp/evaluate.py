@@ -38,7 +38,8 @@ log = logging.getLogger("reno_exp.evaluate")
 @dataclass
 class EvaluateConfig:
     metrics: list[str] = field(default_factory=lambda: list(METRICS))
-    image_sets: list[str] = field(default_factory=lambda: ["initial", "best"])
+    # initial_transfer / best_transfer: the transfer model's images of the same noises (runs with transfer=)
+    image_sets: list[str] = field(default_factory=lambda: ["initial", "best", "initial_transfer", "best_transfer"])
     iterates: bool = False  # also the saved iterates (optimizer.save_every > 0), as iter_XXX
     random_init: bool = False  # real architectures with random weights, offline
     tiny: bool = False  # with random_init: tiny configurations of the same classes (tests)
@@ -89,13 +90,16 @@ class EvaluationFile(JsonLines):
         self.done.add((row["key"], row["image_set"], row["metric"]))
 
 
+RECORD_FIELD = {"initial": "initial_image", "best": "image"}  # others: "<set>_image" (initial_transfer_image, ...)
+
+
 def image_sets(record: dict, cfg: EvaluateConfig) -> list[tuple[str, str]]:
     """(image set name, path relative to the run) of a record's saved images."""
     out = []
-    if "initial" in cfg.image_sets and record.get("initial_image"):
-        out.append(("initial", record["initial_image"]))
-    if "best" in cfg.image_sets and record.get("image"):
-        out.append(("best", record["image"]))
+    for name in cfg.image_sets:
+        rel = record.get(RECORD_FIELD.get(name, f"{name}_image"))
+        if rel:
+            out.append((name, rel))
     if cfg.iterates:
         for rel in record.get("iterates") or []:
             m = re.search(r"_(\d+)\.png$", rel)

@@ -41,8 +41,9 @@ def placed(cfg: DictConfig) -> DictConfig:
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.device = resolve_device(cfg.device)
-        if cfg.model.get("dtype") == "auto":
-            cfg.model.dtype = auto_dtype(cfg.model._target_, cfg.device)
+        for part in (cfg.model, cfg.get("transfer")):
+            if part is not None and part.get("dtype") == "auto":
+                part.dtype = auto_dtype(part._target_, cfg.device)
         for node in (cfg.reward or {}).values():
             if "dtype" in node and node.dtype is None:
                 node.dtype = str(tower_dtype(None, cfg.device)).removeprefix("torch.")
@@ -119,6 +120,26 @@ def build(cfg: DictConfig, device: str) -> tuple[OneStepGenerator, RewardSet]:
     return generator, rewards
 
 
+def build_transfer(cfg: DictConfig, generator: OneStepGenerator):
+    """The multi-step model that also renders each item's initial and best noise (``transfer=``), or None."""
+    if not cfg.get("transfer"):
+        return None
+    transfer = instantiate(cfg.transfer, random_init=cfg.random_init, device=cfg.device, generator=generator)
+    transfer.check_noise_shape(generator.latent_shape)  # one line, before any item
+    return transfer
+
+
+def transferred(transfer, batch: list[Item], results: list[Result]) -> list[dict[str, torch.Tensor]]:
+    """Each item's initial and best noise rendered by the transfer model: image sets initial_transfer and
+    best_transfer (one pipeline call for the batch)."""
+    if transfer is None:
+        return [{} for _ in batch]
+    noise = torch.cat([r.initial.noise for r in results] + [r.best.noise for r in results])
+    images = transfer.render(noise, [item.prompt for item in batch] * 2)
+    n = len(batch)
+    return [{"initial_transfer": images[i : i + 1], "best_transfer": images[n + i : n + i + 1]} for i in range(n)]
+
+
 def hydra_launch() -> dict | None:
     """This launch's Hydra files, choices and overrides; None outside a Hydra app (tests, bench)."""
     from hydra.core.hydra_config import HydraConfig
@@ -164,18 +185,19 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
             log.warning("no CUDA device: running on the CPU (slow for real models; fine for model=tiny)")
         log.info("%d items to run (%d already recorded); model.dtype %s", len(todo), len(records.done), cfg.model.get("dtype"))
         generator, rewards = parts or build(cfg, device)
+        transfer = build_transfer(cfg, generator)
         logger = instantiate(cfg.logger)
         job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
         logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type)
         try:
-            optimise_all(cfg, suite, todo, generator, rewards, records, rd.info.fingerprint, logger)
+            optimise_all(cfg, suite, todo, generator, rewards, transfer, records, rd.info.fingerprint, logger)
         finally:
             done = read_records(records.path)
             logger.finish(summary.means(done), summary.curves(done))
     return records
 
 
-def optimise_all(cfg, suite, todo, generator, rewards, records, fingerprint, logger) -> None:
+def optimise_all(cfg, suite, todo, generator, rewards, transfer, records, fingerprint, logger) -> None:
     conditioning = Conditioning(generator, rewards)
     batches = Batches(todo, batch_size(cfg.batch_size, cfg.device, len(todo)))
     items_bar = tqdm(total=len(todo), desc="ReNO items", unit="item", disable=not cfg.progress, dynamic_ncols=True)
@@ -204,14 +226,17 @@ def optimise_all(cfg, suite, todo, generator, rewards, records, fingerprint, log
             if batches.retrying:
                 continue
             seconds = (time.perf_counter() - start) / len(batch)  # this item's share of the batch's time
-            for item, result in zip(batch, results):
+            for item, result, more in zip(batch, results, transferred(transfer, batch, results)):
                 result.events[:0] = batches.events.pop(item.key, [])
                 files = save_files(records, item, result, cfg.save_images)
+                images = {"initial": result.initial.image, "best": result.best.image, **more}
+                files |= {f"{name}_image": records.save_image(image, f"images/{item.key}_{name}.png")
+                          for name, image in more.items()}
                 if cfg.save_images:
-                    suite.export(item, {"initial": result.initial.image, "best": result.best.image}, records)
+                    suite.export(item, images, records)
                 record = record_of(item, result, fingerprint, files, seconds, peak_memory(cfg.device))
                 records.append(record)
-                logger.log_item(record, {"initial": result.initial.image, "best": result.best.image})
+                logger.log_item(record, images)
                 for e in result.events:
                     log.warning("%s (%s, seed %d): %s", item.key, item.prompt[:40], item.seed, e)
                 gains.append(result.best.total - result.initial.total)

@@ -95,9 +95,16 @@ def check_writable(run_dir: Path) -> None:
             raise UserError(f"{p} is not a writable directory")
 
 
+def holds_results(run_dir: Path) -> bool:
+    results = run_dir / FILES[0]
+    return results.is_file() and b"}" in results.read_bytes()
+
+
 def check_same_run(run_dir: Path, info: RunInfo) -> None:
+    """A directory with results belongs to the config that produced them. One without any (a launch that
+    failed before its first item, e.g. on a bad option) is free for a corrected config."""
     recorded = read_info(run_dir)
-    if recorded is None or recorded.fingerprint == info.fingerprint:
+    if recorded is None or recorded.fingerprint == info.fingerprint or not holds_results(run_dir):
         return
     diff = identity.differences(identity.flatten(recorded.config), identity.flatten(info.config))
     shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
@@ -128,7 +135,8 @@ class RunDir:
         fd = lock(path / LOCK)
         try:
             check_same_run(path, info)  # another process may have started this run while we were checking
-            if read_info(path) is None:
+            recorded = read_info(path)
+            if recorded is None or recorded.fingerprint != info.fingerprint:  # new, or no results yet
                 info.save(path)
             save_launch(path, hydra)
         except BaseException:

@@ -53,6 +53,7 @@ class OneStepGenerator(nn.Module):
     latent_shape: tuple[int, ...]  # shape of one noise sample, without the batch dimension
     cuda_dtype = "float16"  # the networks' dtype on CUDA with model.dtype=auto, as the authors run the model
     compile_targets: tuple[str, ...] = ()  # submodules that compile=true compiles (the denoiser, the VAE decoder)
+    evaluations_per_call: int = 1  # denoiser evaluations per forward (what one iterate costs)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: str = "float32"):
         super().__init__()

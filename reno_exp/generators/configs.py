@@ -22,6 +22,7 @@ class TinyGeneratorConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.tiny.TinyGenerator"
     resolution: int = 64
     dtype: str = "float32"
+    num_inference_steps: int = 1
     weights_seed: int = 0  # the random weights are a function of this seed alone
 
 
@@ -29,6 +30,7 @@ class TinyGeneratorConfig(GeneratorConfig):
 class SDTurboConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sd_turbo.SDTurbo"
     hub_id: str = "stabilityai/sd-turbo"
+    num_inference_steps: int = 1  # k > 1: k Euler steps (trailing grid), the gradient through all of them
     vae_checkpointing: bool = False
 
 SCHEMAS = {"tiny": TinyGeneratorConfig, "sd_turbo": SDTurboConfig}
@@ -40,6 +42,8 @@ class SDXLTurboConfig(GeneratorConfig):
     hub_id: str = "stabilityai/sdxl-turbo"
     vae_id: str = "madebyollin/sdxl-vae-fp16-fix"  # "" : the VAE in hub_id
     variant: str | None = None  # "fp16": the half-size weight files the authors download (same values)
+    num_inference_steps: int = 1  # k > 1: k Euler ancestral steps (trailing grid), the gradient through all
+    ancestral_seed: int = 0  # seeds the noise ancestral steps add (one CPU generator per item, every call)
     vae_checkpointing: bool = False
     vae_tiling: bool = False  # tiled decode: less memory, slightly different pixels near tile seams
     offload_text_encoders: bool = False  # encoders wait on the CPU between prompts

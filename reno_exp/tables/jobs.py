@@ -23,7 +23,7 @@ from reno_exp.rundir import RunInfo, latest_launch, read_info
 
 EVALUATION = "evaluation.jsonl"
 COLUMNS = ("benchmark.category", "benchmark.tags")  # laid out as a table's columns, not its rows
-CHOSEN = ("model", "reward", "benchmark", "experiment")  # a row's model and method, a table's suite
+CHOSEN = ("model", "reward", "benchmark", "experiment", "transfer")  # a row's model and method, a table's suite
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Job:
     reward: str
     suite: str
     experiment: str | None
+    transfer: str | None = None  # the transfer option (transfer=sdxl_base), if its images are rendered
     variant: str = ""  # what sets its ReNO images apart from the other jobs'
     baseline: str = ""  # what sets its initial images (the one-step model's) apart: the model's part of it
     logger: dict = field(default_factory=dict)
@@ -44,7 +45,9 @@ def job_of(run: Path, info: RunInfo) -> Job:
     model = choices.get("model") or str(cfg["model"]["_target_"]).rsplit(".", 1)[-1]
     reward = choices.get("reward") or ("+".join(cfg.get("reward") or {}) or "none")
     suite = choices.get("benchmark") or str(cfg["benchmark"]["_target_"]).rsplit(".", 2)[-2]
-    return Job(run, info, model, reward, suite, choices.get("experiment"), logger=latest_launch(run).get("logger") or {})
+    transfer = (choices.get("transfer") or str(cfg["transfer"]["_target_"]).rsplit(".", 1)[-1]) if cfg.get("transfer") else None
+    return Job(run, info, model, reward, suite, choices.get("experiment"), transfer,
+               logger=latest_launch(run).get("logger") or {})
 
 
 def find_jobs(sweep: Path) -> list[Job]:

@@ -24,6 +24,7 @@ from reno_exp.tables.numbers import fmt, mean
 PAPER = Path(__file__).resolve().parents[1] / "paper_tables.csv"
 
 MODELS = {"pixart_dmd": "PixArt-α DMD", "sd_turbo": "SD-Turbo", "sdxl_turbo": "SDXL-Turbo", "hyper_sdxl": "HyperSDXL"}
+TRANSFERS = {"sdxl_base": "SDXL", "sd21_base": "SD 2.1", "flux_schnell": "FLUX.1-schnell (4 steps)"}
 REWARDS = {"clip": "CLIPScore", "hpsv2": "HPSv2", "imagereward": "ImageReward", "pickscore": "PickScore", "all": "All"}
 T2I = ["color", "shape", "texture", "spatial", "non_spatial", "complex"]
 TAGS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
@@ -59,13 +60,24 @@ def collect(jobs: list[Job]) -> dict[tuple, dict[tuple, float]]:
         records = {r["key"]: r for r in read_records(job.dir)}
         for (key, image_set, metric), score in read_scores(job.dir).items():
             record = records.get(key)
-            if record is None or image_set not in ("initial", "best"):
+            if record is None or image_set not in IMAGE_SETS:
                 continue  # scores of a record that is gone, or of an intermediate iterate
-            baseline = image_set == "initial" or job.reward == "none"
-            row = (job.model, "baseline", job.baseline) if baseline else (job.model, job.reward, job.variant)
+            row = row_of(job, image_set)
             image = (record["key"], record["seed"], record["prompt"])
             cells[(*row, job.suite, group_of(record), metric)][image] = score
     return cells
+
+
+IMAGE_SETS = ("initial", "best", "initial_transfer", "best_transfer")
+
+
+def row_of(job: Job, image_set: str) -> tuple[str, str, str]:
+    """(model, method, variant) of one image set of a job: ``initial`` is the one-step baseline, ``best``
+    the reward option's ReNO image, ``*_transfer`` the same noises rendered by the transfer model."""
+    baseline = image_set.startswith("initial") or job.reward == "none"
+    if image_set.endswith("_transfer"):
+        return job.model, f"{'baseline' if baseline else job.reward}→{job.transfer}", job.variant
+    return (job.model, "baseline", job.baseline) if baseline else (job.model, job.reward, job.variant)
 
 
 def cell(cells, layout: Layout, row: tuple[str, str, str], column: str) -> tuple[float | None, int]:
@@ -97,10 +109,14 @@ def model_order(model: str) -> tuple:
 
 def method_order(method: str) -> tuple:
     order = ["reference", "baseline", *REWARDS]
-    return (order.index(method) if method in order else len(order), method)
+    base = method.split("→")[0]
+    return ("→" in method, order.index(base) if base in order else len(order), method)
 
 
 def label(layout: Layout, model: str, method: str, variant: str = "") -> str:
+    if "→" in method:  # a transfer row: the noises of the row before the arrow, rendered by the target
+        base, target = method.split("→")
+        return f"{label(layout, model, base)} → {TRANSFERS.get(target, target)}" + (f" [{variant}]" if variant else "")
     name = MODELS.get(model, model)
     if method in ("baseline", "reference"):
         text = name
@@ -116,9 +132,9 @@ def rows_of(layout: Layout, jobs: list[Job], paper) -> list[tuple[str, str, str]
     for job in jobs:
         if job.suite != layout.suite:
             continue
-        rows.add((job.model, "baseline", job.baseline))
-        if job.reward != "none":
-            rows.add((job.model, job.reward, job.variant))
+        sets = ["initial"] + (["best"] if job.reward != "none" else [])
+        sets += [f"{s}_transfer" for s in sets] if job.transfer else []
+        rows |= {row_of(job, s) for s in sets}
     refs = sorted((r for r in rows if r[1] == "reference"), key=lambda r: [k[1] for k in paper].index(r[0]))
     ours = sorted((r for r in rows if r[1] != "reference"),
                   key=lambda r: (model_order(r[0]), method_order(r[1]), r[2]))
