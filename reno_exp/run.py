@@ -18,6 +18,7 @@ from tqdm import tqdm
 from reno_exp import reno
 from reno_exp.benchmarks.base import Item
 from reno_exp.generators.base import OneStepGenerator
+from reno_exp.prefetch import require_weights
 from reno_exp.records import RunRecords
 from reno_exp.rewards.base import RewardSet
 
@@ -109,6 +110,7 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
         return records
     log.info("%d items to run (%d already recorded)", len(todo), len(records.done))
 
+    require_weights(cfg)  # every missing checkpoint named at once, before anything is built
     generator, rewards = parts or build(cfg, device)
     logger = instantiate(cfg.logger)
     job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
