@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file
 
+from reno_exp.errors import UserError
 from reno_exp.records import RESULTS, read_records
 
 EVALUATION = "evaluation.jsonl"
@@ -36,10 +37,18 @@ class Run:
         return self.dir.name
 
     @cached_property
+    def setup(self) -> RunConfig | None:
+        """What the run was made with (None when the run was not made by the app)."""
+        return read_config(self.dir)
+
+    @property
     def config(self) -> DictConfig | None:
-        """The run's composed config as Hydra saved it (None when the run was not made by the app)."""
-        path = self.dir / ".hydra" / "config.yaml"
-        return OmegaConf.load(path) if path.exists() else None
+        return self.setup.config if self.setup else None
+
+    @property
+    def label(self) -> str:
+        """The configuration in a few words, for figure titles (the directory name without a config)."""
+        return describe(self.setup) if self.setup else self.name
 
     def noises(self, record: dict) -> dict[str, torch.Tensor] | None:
         """initial/best noise and latent of one item, each (1, *latent_shape) float32; None if absent."""
@@ -63,6 +72,61 @@ class Run:
             if isinstance(row, dict) and {"key", "image_set", "metric", "score"} <= set(row):
                 rows.append(row)
         return rows
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run was made with: its composed config, the option chosen in each config group (model:
+    sd_turbo) and the command line's overrides."""
+
+    config: DictConfig
+    choices: dict[str, str]
+    overrides: list[str]
+
+
+def read_config(run_dir: str | Path) -> RunConfig | None:
+    """A run's configuration; today what Hydra saves in ``.hydra/`` (config.yaml, hydra.yaml's group
+    choices, overrides.yaml). None when there is none; a file that does not parse is a UserError."""
+    hydra = Path(run_dir) / ".hydra"
+    if not (hydra / "config.yaml").is_file():
+        return None
+
+    def load(name: str):
+        try:
+            return OmegaConf.load(hydra / name)
+        except Exception as e:  # YAML and OmegaConf errors of a damaged or foreign file
+            raise UserError(f"{hydra / name} is not a readable config: {str(e).splitlines()[0][:160]}") from None
+
+    config = load("config.yaml")
+    if not isinstance(config, DictConfig):
+        raise UserError(f"{hydra / 'config.yaml'} is not a mapping: not a run's config")
+    choices, overrides = {}, []
+    if (hydra / "hydra.yaml").is_file():
+        h = OmegaConf.select(load("hydra.yaml"), "hydra", default=None)
+        found = OmegaConf.select(h, "runtime.choices", default=None) if h is not None else None
+        choices = {str(k): str(v) for k, v in (found or {}).items() if not str(k).startswith("hydra/") and v is not None}
+        overrides = [str(o) for o in (OmegaConf.select(h, "overrides.task", default=None) or [])] if h else []
+    if (hydra / "overrides.yaml").is_file():
+        overrides = [str(o) for o in load("overrides.yaml") or []]
+    return RunConfig(config, choices, overrides)
+
+
+def describe(rc: RunConfig) -> str:
+    """'sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates': model, rewards with weights, method."""
+    cfg = rc.config
+    model = rc.choices.get("model") or str(OmegaConf.select(cfg, "model._target_", default="?")).rsplit(".", 1)[-1]
+    if OmegaConf.select(cfg, "random_init", default=False):
+        model += " (random weights)"
+    rewards = OmegaConf.select(cfg, "reward", default=None) or {}
+
+    def weight(r) -> str:
+        w = OmegaConf.select(r, "weight", default=None) if isinstance(r, DictConfig) else None
+        return f" {w:g}" if isinstance(w, (int, float)) else ""
+
+    weights = " + ".join(f"{name}{weight(r)}" for name, r in rewards.items()) or "no reward"
+    method = str(OmegaConf.select(cfg, "optimizer.method", default="") or rc.choices.get("optimizer", "?"))
+    n = OmegaConf.select(cfg, "optimizer.n_iters", default=None)
+    return f"{model} | {weights} | {method}" + (f", {n} iterates" if n is not None else "")
 
 
 def run_dirs(path: str | Path) -> list[Path]:
