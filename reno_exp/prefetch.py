@@ -107,6 +107,8 @@ def unknown_option(missing: str, message: str) -> str:
     return f"unknown {group} option {option!r}: {hint}(options: {', '.join(options)})"
 def component_nodes(node, path: str = ""):
     """(path, node) for every config node with a ``_target_``, depth first."""
+    if isinstance(node, (DictConfig, ListConfig)) and node._is_none():  # an optional list or group left null
+        return
     if isinstance(node, DictConfig):
         if "_target_" in node:
             yield path, node

@@ -217,3 +217,10 @@ def test_prefetch_typo_from_the_command_line():
     assert p.stderr.strip().splitlines() == [
         "error: unknown model option 'sdxl_trubo': did you mean sdxl_turbo? (options: flux_schnell, hyper_sdxl, "
         "pixart_dmd, sana_sprint, sd_turbo, sdxl_turbo, tiny)"]
+
+
+def test_null_lists_in_the_config_are_skipped():
+    # parti_prompts leaves benchmark.challenges null: the walk over the config must not iterate it
+    assert names(["benchmark=parti_prompts", "reward=hpsv2"]) == ["xswu/HPSv2:HPS_v2.1_compressed.pt"]
+    assert names(["experiment=figure3"]) == ["stabilityai/stable-diffusion-xl-base-1.0",
+                                             "ByteDance/Hyper-SD:Hyper-SDXL-1step-Unet.safetensors"]

@@ -1,8 +1,10 @@
-"""The analysis of a run directory (and of a sweep: each job, then one table across jobs).
+"""The analysis of a run directory (and of a sweep: each job, then one table and one image grid across jobs).
 
 Writes under ``<run>/analysis/``: distances.md/.csv, coherence.png/.csv, spectrum.png/.csv,
 noise/<key>.png (one per item, up to ``max_figures``), curves.png, iterates.png, figure5.png/.csv
 (when ``evaluation.jsonl`` scores saved iterates) and summary.md, which lists them with the numbers.
+A sweep also gets ``<sweep>/analysis/``: distances.md/.csv with a column per job, and grid.png (a row per
+item: the initial image, then each job's best image with its gain; see ``grid``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from reno_exp.analysis import distances as dist
-from reno_exp.analysis import figure5, figures
+from reno_exp.analysis import figure5, figures, grid
 from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run, read_config, run_dirs
@@ -106,10 +108,10 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
         out.files.append(figures.curves_figure(with_curves, out.out_dir / "curves.png",
                                                f"{run.label}: per-iteration values ({len(with_curves)} item(s); "
                                                "dots: best iterate)"))
-    grid = figures.iterates_figure(run.dir, run.records[:max_figures], out.out_dir / "iterates.png",
-                                   f"{run.label}: images along the iterations")
-    if grid:
-        out.files.append(grid)
+    iterates = figures.iterates_figure(run.dir, run.records[:max_figures], out.out_dir / "iterates.png",
+                                       f"{run.label}: images along the iterations")
+    if iterates:
+        out.files.append(iterates)
 
     ps = figure5.points(run.evaluations(), run.records)
     if figure5.saved_iterates(ps):
@@ -168,6 +170,10 @@ def analyse(path: str | Path, **kw) -> list[Outputs]:
             log.warning("%s", e)
     if dirs != [path] and outputs:
         write_sweep_table(path, outputs)
+        runs = [Run.load(o.run_dir) for o in outputs]
+        made = grid.grid_figure(runs, path / "analysis" / "grid.png", kw.get("max_figures", 16))
+        if made:
+            log.info("%s: initial and best image of each job (%s)", made[0], "; ".join(made[1]) or "same initial images")
     return outputs
 
 
