@@ -58,10 +58,13 @@ def compose(overrides: list[str]) -> DictConfig:
     register()
     GlobalHydra.instance().clear()
     for o in overrides:  # "optional" groups (experiment) ignore an unknown option: refuse it here
-        group, _, value = o.lstrip("+~").partition("=")
-        if (CONF / group).is_dir() and value and not value.startswith("["):
-            if not (CONF / group / f"{value}.yaml").is_file() and value != "null":
-                raise UserError(unknown_option(f"{group}/{value}", o))
+        key, _, value = o.lstrip("+~").partition("=")
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
+            raise UserError(f"{o} is a sweep: prefetch takes one configuration, so run it once per value "
+                            f"({', '.join(f'{key}={v}' for v in value.split(','))})")
+        if (CONF / key).is_dir() and not value.startswith("[") and value != "null":
+            if not (CONF / key / f"{value}.yaml").is_file():
+                raise UserError(unknown_option(f"{key}/{value}", o))
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             # hydra.* overrides (run dirs, launchers) do not change what is loaded
@@ -102,6 +105,8 @@ def unknown_option(missing: str, message: str) -> str:
     options = sorted(p.stem for p in (CONF / group).glob("*.yaml")) if group else []
     if not options:
         return f"bad override: {message.splitlines()[0]}"
+    if not option:
+        return f"{group}= needs an option: {', '.join(options)}"
     close = difflib.get_close_matches(option, options, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
     return f"unknown {group} option {option!r}: {hint}(options: {', '.join(options)})"

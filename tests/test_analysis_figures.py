@@ -265,3 +265,11 @@ def test_prompts_in_any_script(tmp_path, monkeypatch, caplog, recwarn):
     decodes(run / "analysis" / "noise" / "00000_00.png")
     assert not [w for w in recwarn if "missing from font" in str(w.message)]  # no silent empty boxes
     fonts.coverage.cache_clear()
+
+
+def test_a_damaged_config_is_named_in_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "run", n=1)
+    (run / ".hydra" / "config.yaml").write_text("model: [unclosed\n")
+    assert main([str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {run / '.hydra' / 'config.yaml'} is not a readable config")

@@ -199,6 +199,8 @@ def test_hf_command_of_a_load_name():
     (["--list", "modl=tiny"], "unknown key 'modl': did you mean model?"),
     (["--list", "model=sd_turbo", "model.hub_idd=x"], "unknown key 'model.hub_idd': did you mean model.hub_id?"),
     (["--list", "optimizer.n_iters=abc"], "could not be converted to Integer"),
+    (["--list", "model="], "model= needs an option: flux_schnell,"),
+    (["--list", "model=sd_turbo,tiny"], "model=sd_turbo,tiny is a sweep: prefetch takes one configuration"),
 ])
 def test_bad_overrides_are_one_line_with_exit_code_2(args, line, capsys):
     assert prefetch.main(args) == 2
