@@ -22,6 +22,7 @@ from reno_exp.batching import Batches, batch_size
 from reno_exp.benchmarks.base import Item
 from reno_exp.compiling import compile_parts
 from reno_exp.generators.base import OneStepGenerator, auto_dtype
+from reno_exp.prefetch import require_weights
 from reno_exp.records import RunRecords, pending, read_records
 from reno_exp.rewards.base import RewardSet
 from reno_exp.rewards.towers import tower_dtype
@@ -184,6 +185,8 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
         if device == "cpu" and not cfg.model._target_.endswith("TinyGenerator"):
             log.warning("no CUDA device: running on the CPU (slow for real models; fine for model=tiny)")
         log.info("%d items to run (%d already recorded); model.dtype %s", len(todo), len(records.done), cfg.model.get("dtype"))
+        if parts is None:
+            require_weights(cfg)  # every missing checkpoint named at once, before anything is built
         generator, rewards = parts or build(cfg, device)
         transfer = build_transfer(cfg, generator)
         logger = instantiate(cfg.logger)

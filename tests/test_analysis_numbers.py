@@ -56,7 +56,7 @@ def test_distances_of_known_noises_and_latents(tmp_path):
     # a fresh N(0, I) noise against z + 3: E||n - z - 3||^2 = 2d + 9d
     assert rows["random_noise_vs_random_latent"].mean == pytest.approx(math.sqrt(11 * d), rel=0.05)
     assert table.shape == shape[1:]
-    assert all(r.seed is None for r in table.rows) and "not comparable" in table.note
+    assert all(r.presentation is None for r in table.rows) and "not comparable" in table.note
     md = dist.markdown(table)
     assert "| initial vs optimised noise | 3.0000 |" in md and "n/c" in md
 
@@ -66,13 +66,13 @@ def test_seed_values_are_shown_only_for_sd_turbo_on_parti(tmp_path):
     same = write_run(tmp_path / "a", items, "reno_exp.generators.sd_turbo.SDTurbo",
                      "reno_exp.benchmarks.parti_prompts.PartiPrompts")
     rows = dist.distances(same, n_random=4).rows
-    assert [r.seed for r in rows] == [27.0122, 180.7667, 123.3377, 142.3693, 159.0550]
+    assert [r.presentation for r in rows] == [27.0122, 180.7667, 123.3377, 142.3693, 159.0550]
     for kw in ({"random_init": True, "bench": "reno_exp.benchmarks.parti_prompts.PartiPrompts",
                 "model": "reno_exp.generators.sd_turbo.SDTurbo"},
                {"model": "reno_exp.generators.sd_turbo.SDTurbo"}):
         other = write_run(tmp_path / str(len(kw)) / kw.get("bench", "x")[-5:], items, **kw)
         table = dist.distances(other, n_random=4)
-        assert all(r.seed is None for r in table.rows), kw
+        assert all(r.presentation is None for r in table.rows), kw
         assert table.note.startswith("not comparable")
 
 
