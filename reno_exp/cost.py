@@ -115,7 +115,8 @@ def main(argv=None) -> int:
           f"optimizer.forward_backward_cost={cost}   (time ratio; FLOP ratio {flop_ratio})\n"
           f"equal compute for ReNO's {args.iterates} iterates: "
           + ", ".join(f"{k} {v}" for k, v in iterates.items()) + " iterates\n"
-          f"python -m reno_exp -m experiment=equal_compute {' '.join(keep)} optimizer.forward_backward_cost={cost}")
+          f"python -m reno_exp -m experiment=equal_compute {' '.join(keep)} optimizer.forward_backward_cost={cost}"
+          + ("" if args.iterates == 50 else f" 'optimizer.n_iters=${{equal_compute:{args.iterates}}}'"))
     return 0
 
 

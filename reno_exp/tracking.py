@@ -2,7 +2,7 @@
 
 The loop (``reno.py``, ``lbfgs.py``, ``zero_order.py``) hands every iterate of every item to its ``Track``;
 the track keeps the initial iterate, the best one by reward total (the first of equal totals; non-finite
-totals never count), every ``save_every``-th, and the best within each of the ``save_at`` budgets. It
+totals never count), every ``save_every``-th, and the best within each ``save_at`` budget it reaches. It
 counts the item's generator evaluations and backward passes, and stamps both (so far) on each iterate's
 values: the record says what every iterate had cost. Snapshots stay on the model's device until the item
 ends, so keeping one costs a device copy, not a synchronisation.
@@ -72,7 +72,7 @@ class Track:
         self.history.append(values)
         if self.budgets:
             spent = self.spent()
-            while self.budgets and self.budgets[0] < spent:  # this iterate is over that budget
+            while self.budgets and self.budgets[0] + 1e-9 < spent:  # this iterate is over that budget
                 self.budgets.pop(0)
                 self.keep(self.best)
         total = values["total"]
@@ -99,7 +99,7 @@ class Track:
         if best is None:  # no finite iterate at all: report the initial one, flagged
             self.event(None, "no finite reward total; best = initial")
             best = self.initial
-        for _ in self.budgets:  # budgets the item never reached: its best iterate is the best within them
+        if any(b <= self.spent() + 1e-9 for b in self.budgets):  # met by the end: the best is the best within
             self.keep(self.best)
         initial = on_cpu(self.initial)
         saved = sorted(self.saved, key=lambda s: s.iteration)

@@ -14,7 +14,6 @@ no iterate within a budget, or no score of that iterate's image, is left out of 
 from __future__ import annotations
 
 import bisect
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from reno_exp.tables.numbers import fmt, mean
 NAME = "equal_compute"
 BUDGETS = (1, 5, 10, 20, 50)
 RUN = "run"  # the column of each item's whole run (its best image)
-FIGURE = "equal_compute.png"
 LABELS = {"reno": "ReNO", "best_of_n": "best-of-N", "zero_order": "zero-order search", "lbfgs": "L-BFGS",
           "adam": "ReNO (Adam)"}
 
@@ -78,9 +76,12 @@ class Item:
         self.best = running_best(record["history"])
 
     def within(self, budget) -> int | None:
-        """The best iterate among those that cost at most ``budget`` (``RUN``: the run's best)."""
+        """The best iterate among those that cost at most ``budget`` (``RUN``: the run's best); None when
+        the run stopped short of the budget (what it would have reached is unknown)."""
         if budget == RUN:
             return self.record.get("best_iteration")
+        if budget > self.cost[-1] + 1e-9:
+            return None
         n = bisect.bisect_right(self.cost, budget + 1e-9)  # costs grow with the iterate
         return self.best[n - 1] if n else None
 
@@ -165,7 +166,7 @@ def markdown(rows: list[dict]) -> str:
     lines = [f"### Equal compute: the best image within a budget of generator evaluations ({NAME})", "",
              "Mean over items of the best iterate (by reward total) among those that cost at most the budget; a "
              "forward+backward pass counts as optimizer.forward_backward_cost evaluations. `run`: the whole run "
-             "(its mean evaluations in the last column). — = no iterate within the budget or no score.", ""]
+             "(its mean evaluations in the last column). — = the runs spent less, no iterate fits, or no score.", ""]
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["model"], r["reward"], r["benchmark"], r["variant"])].append(r)
@@ -210,11 +211,10 @@ def figure(jobs: list[Job], path: Path) -> Path | None:
     for ax, ((model, reward, suite, variant), methods) in zip(fig.subplots(1, len(panels), squeeze=False)[0],
                                                               panels.items()):
         for method, row in methods:
-            top = math.floor(max(item.cost[-1] for item in row.items.values()))
-            xs = list(range(1, top + 1))
+            xs = sorted({c for item in row.items.values() for c in item.cost})  # where a curve can step
             ys = [row.value(("reward", "total"), e)[0] for e in xs]
             ax.plot([x for x, y in zip(xs, ys) if y is not None], [y for y in ys if y is not None],
-                    label=f"{LABELS.get(method, method)} ({len(row.items)} items)")
+                    drawstyle="steps-post", label=f"{LABELS.get(method, method)} ({len(row.items)} items)")
         ax.set_xscale("log")
         ax.set_xlabel("generator evaluations (a forward+backward pass = forward_backward_cost)")
         ax.set_ylabel("mean reward total of the best image so far")
