@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import open_dict
+from omegaconf.errors import OmegaConfBaseException
 from torch.utils.flop_counter import FlopCounterMode
 
 from reno_exp import budget
@@ -105,8 +108,8 @@ def main(argv=None) -> int:
             cost = round(tb / tf, 2)
             keep = [o for o in args.overrides if not o.startswith(("optimizer=", "optimizer.n_iters"))]
             iterates = iterates_for(keep, cost, args.iterates)
-    except UserError as e:
-        print(f"Error: {e}", flush=True)
+    except (UserError, ConfigCompositionException, OmegaConfBaseException) as e:
+        print(f"Error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     flop_ratio = f"{fb / ff:.2f}" if ff else "n/a"
     print(f"{len(items)} item(s) on {cfg.device}, median of {args.repeats}:\n"
