@@ -1,0 +1,234 @@
+"""SLURM for real: sweeps, shards, a preemption and a time-limit requeue on a one-node cluster.
+
+The cluster is scripts/local_slurm.py (Debian's packages, installed on first use when root). The sweeps
+are ``python -m reno_exp -m ... hydra/launcher=slurm`` as a user types them; records are compared as
+results (per (prompt, seed): initial, best, best_iteration, history) with an uninterrupted run under the
+basic launcher, in the same environment: one thread per process (as ``cpus_per_task=1`` asks, and since
+torch's CPU results depend on the thread count).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from reno_exp.records import RESULTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
+         "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
+TINY = ["model=tiny", "benchmark=t2i_compbench", "benchmark.category=color", "progress=false"]
+# three shards of six small items, images on: the official layout is what collect merges
+SHARDS = [*TINY, "benchmark.limit=3", "benchmark.seeds=[0,1]", "optimizer.n_iters=2",
+          "benchmark.num_shards=3", "benchmark.shard_index=range(0,3)"]
+# the requeued runs: items of ~1.3 s (an idle machine, one thread), 60 of them so that the time-limited job
+# is still running when SLURM signals it; the preempted job runs the first 12 of them
+WORK = [*TINY, "benchmark.seeds=[0,1,2,3]", "optimizer.n_iters=50", "save_images=false"]
+WORK_ALL, WORK_PREEMPTED = [*WORK, "benchmark.limit=15"], [*WORK, "benchmark.limit=3"]
+# SLURM checks time limits every 30 s and sends the signal at the first check within signal_delay_s + 30 s
+# of the limit: USR2 comes 25 to 55 s after the job starts (submitit's handler is set ~1 s after), the
+# time-out kill not before 60 s. submitit takes every such signal for a time-out (its limit is < 50 min).
+TIME_LIMITED = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=5"]
+RESULT = ("initial", "best", "best_iteration", "history")
+WAIT_S = 1500  # under other sessions' load the time-limited job takes many minutes
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2 * WAIT_S)]
+
+
+def local_slurm():
+    spec = importlib.util.spec_from_file_location("local_slurm", ROOT / "scripts" / "local_slurm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    slurm = local_slurm()
+    reason = slurm.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    start = time.monotonic()
+    cluster = slurm.LocalSlurm(tmp_path_factory.mktemp("slurm")).start(log=print)
+    print(f"one-node SLURM up in {time.monotonic() - start:.1f} s (package install included)")
+    yield cluster
+    assert sorted(cluster.stop()) == ["munged", "slurmctld", "slurmd"]
+    assert not cluster.running()
+
+
+@pytest.fixture(scope="module")
+def env(cluster):
+    return {**os.environ, **cluster.env, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+
+
+class App:
+    """``python -m reno_exp`` in the background, its output in a log file beside its directory."""
+
+    def __init__(self, out: Path, overrides: list[str], env: dict, multirun: bool = True):
+        self.out, self.log = out, out.with_suffix(".log")
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        cmd = [sys.executable, "-m", "reno_exp", *(["-m"] if multirun else []), *overrides, f"{key}={out}"]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self) -> App:
+        try:
+            rc = self.proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        jobs = "".join(f"\n--- {p}\n{p.read_text()[-2000:]}" for p in sorted(self.out.glob(".submitit/*/*log.*")))
+        assert rc == 0, f"{self.log.read_text()[-3000:]}{jobs}"
+        return self
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def jobs(self) -> list[str]:
+        """SLURM ids of the sweep's jobs (array tasks: <array>_<task>), from submitit's job folders."""
+        folder = self.out / ".submitit"
+        return sorted(p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)) if folder.is_dir() else []
+
+    def job_id(self) -> str:
+        """The SLURM id of a one-job sweep, once submitted."""
+        deadline = time.monotonic() + WAIT_S
+        while not self.jobs():
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        (job,) = self.jobs()
+        return job
+
+
+def records(run_dir: Path) -> list[dict]:
+    """Every line of a results.jsonl, each one whole (a torn or repeated line fails here)."""
+    path = run_dir / RESULTS
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def results(*run_dirs: Path) -> dict[tuple[str, int], dict]:
+    """(prompt, seed) -> what the optimisation found, over the runs' records; no item may appear twice."""
+    out = {}
+    for run_dir in run_dirs:
+        for r in records(run_dir):
+            key = (r["prompt"], r["seed"])
+            assert key not in out, f"{key} recorded twice"
+            out[key] = {k: r[k] for k in RESULT}
+    return out
+
+
+def items(compose, overrides: list[str]) -> set[tuple[str, int]]:
+    cfg = compose([o for o in overrides if not o.startswith("benchmark.shard_index")
+                   and not o.startswith("benchmark.num_shards")])
+    return {(i.prompt, i.seed) for i in instantiate(cfg.benchmark).items(cfg.seed)}
+
+
+def state(cluster, job: str) -> str:
+    return cluster.client("squeue", "--noheader", "--states=all", f"--jobs={job}", "--format=%T").stdout.strip()
+
+
+def restarts(cluster, job: str) -> int:
+    shown = cluster.client("scontrol", "show", "job", job, check=True).stdout
+    return int(re.search(r"Restarts=(\d+)", shown).group(1))
+
+
+@pytest.fixture(scope="module")
+def time_limited(tmp_path_factory, env):
+    """The time-limited job and its uninterrupted reference, started first: they run while the other tests
+    use the node's other CPU."""
+    root = tmp_path_factory.mktemp("time_limited")
+    apps = App(root / "slurm", [*WORK_ALL, *SLURM, *TIME_LIMITED], env), App(root / "reference", WORK_ALL, env, False)
+    yield apps
+    for app in apps:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def shard_sweeps(tmp_path_factory, env, time_limited):
+    root = tmp_path_factory.mktemp("shards")
+    slurm, basic = App(root / "slurm", [*SHARDS, *SLURM], env), App(root / "basic", SHARDS, env)
+    try:
+        return slurm.wait(), basic.wait()
+    finally:
+        slurm.stop()
+        basic.stop()
+
+
+def test_sweep_on_slurm_gives_the_records_of_the_basic_launcher(shard_sweeps):
+    slurm, basic = shard_sweeps
+    array = {job.split("_")[0] for job in slurm.jobs()}
+    assert len(slurm.jobs()) == 3 and len(array) == 1, slurm.jobs()  # one job array of three tasks
+    assert basic.jobs() == []
+    slurm, basic = slurm.out, basic.out
+    for job in ("0", "1", "2"):
+        assert (slurm / job / ".hydra" / "overrides.yaml").read_text() == (basic / job / ".hydra" / "overrides.yaml").read_text()
+        assert results(slurm / job) == results(basic / job) != {}
+
+
+def test_sharded_array_partitions_the_items_and_collects_like_local_shards(shard_sweeps, compose, tmp_path):
+    from reno_exp.benchmarks import collect
+
+    slurm, basic = (app.out for app in shard_sweeps)
+    shards = [set(results(slurm / job)) for job in ("0", "1", "2")]
+    assert [len(s) for s in shards] == [2, 2, 2]
+    assert set.union(*shards) == items(compose, SHARDS) and len(set.union(*shards)) == 6
+    for sweep in (slurm, basic):
+        assert collect.main([str(sweep), str(tmp_path / sweep.name)]) == 0
+    tree = {p.relative_to(tmp_path / "slurm"): p.read_bytes() for p in (tmp_path / "slurm").rglob("*") if p.is_file()}
+    assert tree == {p.relative_to(tmp_path / "basic"): p.read_bytes()
+                    for p in (tmp_path / "basic").rglob("*") if p.is_file()}
+    assert sorted({p.parts[-3] for p in tree}) == ["best", "initial"] and len(tree) == 2 * 6
+    assert all(p.parts[:4] == ("tiny", "color", "t2i_compbench", "color") for p in tree)
+
+
+def test_preempted_job_is_requeued_and_its_records_equal_an_uninterrupted_run(
+        cluster, env, time_limited, compose, tmp_path):
+    app = App(tmp_path / "slurm", [*WORK_PREEMPTED, *SLURM], env)
+    try:
+        job, run_dir = app.job_id(), tmp_path / "slurm" / "0"
+        deadline = time.monotonic() + WAIT_S
+        while not records(run_dir):
+            assert app.proc.poll() is None and time.monotonic() < deadline, app.log.read_text()[-3000:]
+            time.sleep(0.1)
+        cluster.client("scontrol", "requeue", job, check=True)
+        while state(cluster, job) in ("RUNNING", "COMPLETING"):  # SIGTERM, then SIGKILL KillWait later
+            time.sleep(0.1)
+        at_preemption = len(records(run_dir))
+        app.wait()
+    finally:
+        app.stop()
+    expected = items(compose, WORK_PREEMPTED)
+    assert 0 < at_preemption < len(expected) == 12, "the preemption did not interrupt the work"
+    requeues = restarts(cluster, job)
+    print(f"preempted job {job}: {at_preemption}/{len(expected)} items recorded at the preemption, "
+          f"{requeues} requeue(s)")
+    assert requeues == 1 and state(cluster, job) == "COMPLETED"
+    reference = results(time_limited[1].wait().out)
+    assert results(run_dir) == {k: reference[k] for k in expected}
+
+
+def test_job_at_its_time_limit_is_requeued_by_submitit_and_its_records_equal_an_uninterrupted_run(
+        cluster, time_limited, compose):
+    slurm, reference = (app.wait() for app in time_limited)
+    (job,) = slurm.jobs()
+    log = next((slurm.out / ".submitit" / job).glob("*_log.out")).read_text()
+    by_submitit = re.findall(rf"Requeued job {job} \((\d+) remaining timeouts\)", log)
+    requeues = restarts(cluster, job)
+    print(f"time-limited job {job}: {requeues} requeue(s) by submitit at its time limit")
+    assert by_submitit and requeues == len(by_submitit), log[-3000:]
+    assert [int(n) for n in by_submitit] == list(range(19, 19 - requeues, -1))  # max_num_timeout=20 counts down
+    assert state(cluster, job) == "COMPLETED"
+    expected = results(reference.out)
+    assert set(expected) == items(compose, WORK_ALL) and len(expected) == 60
+    assert results(slurm.out / "0") == expected
