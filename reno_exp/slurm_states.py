@@ -10,6 +10,7 @@ states from ``squeue``, which needs no accounting. Clusters where ``sacct`` work
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 
 from hydra.experimental.callback import Callback
@@ -40,7 +41,7 @@ class SqueueWatcher(slurm.SlurmInfoWatcher):
     def _make_command(self) -> list[str] | None:
         if not self._registered - self._finished:
             return None
-        return ["squeue", "--me", "--states=all", "--noheader", "--format=%i|%T|%N"]
+        return ["squeue", f"--user={os.getuid()}", "--states=all", "--noheader", "--format=%i|%T|%N"]
 
     def read_info(self, string: bytes | str) -> dict[str, dict[str, str]]:
         text = string.decode() if isinstance(string, bytes) else string

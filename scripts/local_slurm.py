@@ -193,6 +193,9 @@ PartitionName={PARTITION} Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """)
 
     def start(self, timeout: float = 60, log=print) -> LocalSlurm:
+        reason = unavailable_reason()
+        if reason:
+            raise SlurmUnavailable(reason)
         if self.running():
             raise RuntimeError(f"a cluster is already running from {self.root} (stop it first)")
         install(log)
