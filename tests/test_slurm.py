@@ -31,10 +31,10 @@ TINY = ["model=tiny", "benchmark=t2i_compbench", "benchmark.category=color", "pr
 # three shards of six small items, images on: the official layout is what collect merges
 SHARDS = [*TINY, "benchmark.limit=3", "benchmark.seeds=[0,1]", "optimizer.n_iters=2",
           "benchmark.num_shards=3", "benchmark.shard_index=range(0,3)"]
-# the requeued runs: items of ~1.3 s (an idle machine, one thread), 60 of them so that the time-limited job
-# is still running when SLURM signals it; the preempted job runs the first 12 of them
+# the requeued runs: items of 1-1.3 s (an idle machine, one thread), 72 of them so that the time-limited
+# job is still running when SLURM signals it, 55 s after it starts; the preempted job runs the first 12
 WORK = [*TINY, "benchmark.seeds=[0,1,2,3]", "optimizer.n_iters=50", "save_images=false"]
-WORK_ALL, WORK_PREEMPTED = [*WORK, "benchmark.limit=15"], [*WORK, "benchmark.limit=3"]
+WORK_ALL, WORK_PREEMPTED = [*WORK, "benchmark.limit=18"], [*WORK, "benchmark.limit=3"]
 # SLURM checks time limits every 30 s and sends the signal at the first check within signal_delay_s + 30 s
 # of the limit: USR2 comes 25 to 55 s after the job starts (submitit's handler is set ~1 s after), the
 # time-out kill not before 60 s. submitit takes every such signal for a time-out (its limit is < 50 min).
@@ -249,7 +249,7 @@ def test_job_at_its_time_limit_is_requeued_by_submitit_and_its_records_equal_an_
     assert [int(n) for n in by_submitit] == list(range(19, 19 - requeues, -1))  # max_num_timeout=20 counts down
     assert final_state(cluster, job) == "COMPLETED"
     expected = results(reference.out)
-    assert set(expected) == items(compose, WORK_ALL) and len(expected) == 60
+    assert set(expected) == items(compose, WORK_ALL) and len(expected) == 72
     assert results(slurm.out / "0") == expected
 
 
