@@ -1,4 +1,5 @@
 # reno_exp workflow. `make demo` and `make test` install what they need on first use.
+SHELL   := /bin/bash
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -11,13 +12,20 @@ OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline RENO_EXP_DATA=$${RENO_EXP_DATA:-$
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# pip's own output and progress bars (stdout stays the terminal); only the noise of a missing
+# find-links directory is dropped from stderr, and a failing pip stops make
+PIP     := $(BIN)/pip install --disable-pip-version-check --progress-bar on
+QUIET   := 2> >(grep -v "is ignored: it is neither" >&2)
+
 $(STAMP): pyproject.toml
+	@echo "== installing reno_exp into $(VENV): about 6.3 GB; about 2 min from a local package cache, longer when downloading (torch and its CUDA libraries are most of it) =="
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
-	# the original reward packages, for parity tests only: their pins clash with the stack, so no deps
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps image-reward==1.5 hpsv2==1.2.0 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PIP) -e '.[dev]' $(QUIET)
+	@echo "== the original reward packages, for parity tests only (their pins clash with the stack: no deps) =="
+	$(PIP) --no-deps image-reward==1.5 hpsv2==1.2.0 $(QUIET)
 	$(BIN)/python -c "import reno_exp, torch, diffusers, hydra"
 	touch $(STAMP)
+	@echo "== installed: $$(du -sh $(VENV) | cut -f1) in $(VENV) =="
 
 install: $(STAMP)  ## create .venv and install reno_exp with dev extras (idempotent)
 

@@ -29,9 +29,14 @@ def main(cfg: DictConfig) -> None:
         user_error = next((c for c in causes(e) if isinstance(c, UserError)), None)
         if user_error is None:
             raise
-        log.error("%s", user_error)  # bad input: one line, no traceback
+        # bad input: one line, no traceback; printed, not logged, so a refused launch writes no log file
+        # into a run directory it must leave untouched
+        print(f"Error: {user_error}", file=sys.stderr)
         sys.exit(2)
-    summarise(records.path)
+    from reno_exp import summary
+    from reno_exp.records import read_records
+
+    print(summary.text(read_records(records.path), str(records.path)))
 
 
 def causes(e: BaseException):
@@ -40,19 +45,6 @@ def causes(e: BaseException):
         yield e
         e = e.__cause__ or e.__context__
 
-
-def summarise(path) -> None:
-    from reno_exp.records import read_records
-
-    rows = read_records(path)
-    if not rows:
-        return
-    names = [k for k in rows[0]["initial"] if k != "total"] + ["total"]
-    print(f"{len(rows)} records in {path}")
-    for name in names:
-        initial = sum(r["initial"][name] or 0 for r in rows) / len(rows)
-        best = sum(r["best"][name] or 0 for r in rows) / len(rows)
-        print(f"  {name:>12}: initial {initial:.4f} -> best {best:.4f}")
 
 if __name__ == "__main__":
     main()

@@ -68,6 +68,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     benchmark: Any = MISSING
     logger: Any = MISSING
+    transfer: Any = None  # a multi-step pipeline that also renders the initial and best noise; None: none
     seed: int = 0  # base seed: item seeds are seed + benchmark.seeds[k]
     device: str | None = None  # None: cuda when available, else cpu (with one warning)
     random_init: bool = False  # real architectures with random weights, offline
@@ -76,6 +77,7 @@ class Config:
     progress: bool = True
     batch_size: Any = 1  # items optimised together: an integer >= 1, or "auto" (the largest that fits)
     compile: bool = False  # torch.compile the denoiser, the VAE decoder and the reward towers
+    compile_backend: str = "inductor"  # torch.compile's backend; aot_eager: graph capture only (quick checks)
 
 
 def register() -> None:
@@ -83,6 +85,7 @@ def register() -> None:
     from reno_exp.benchmarks import configs as benchmarks
     from reno_exp.generators import configs as generators
     from reno_exp.rewards import configs as rewards
+    from reno_exp.transfer import configs as transfer
 
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
@@ -92,6 +95,7 @@ def register() -> None:
         "benchmark": benchmarks.SCHEMAS,
         "optimizer": {"optimizer": OptimizerConfig},
         "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
+        "transfer": transfer.SCHEMAS,
     }
     for group, options in groups.items():
         for name, node in options.items():

@@ -29,6 +29,7 @@ from reno_exp.errors import UserError
 from reno_exp.evaluators import METRICS
 from reno_exp.evaluators.geneval import GenEvalConfig
 from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
+from reno_exp.hub import MissingWeightsError
 from reno_exp.records import RESULTS, JsonLines, read_records
 
 EVALUATION = "evaluation.jsonl"
@@ -38,7 +39,8 @@ log = logging.getLogger("reno_exp.evaluate")
 @dataclass
 class EvaluateConfig:
     metrics: list[str] = field(default_factory=lambda: list(METRICS))
-    image_sets: list[str] = field(default_factory=lambda: ["initial", "best"])
+    # initial_transfer / best_transfer: the transfer model's images of the same noises (runs with transfer=)
+    image_sets: list[str] = field(default_factory=lambda: ["initial", "best", "initial_transfer", "best_transfer"])
     iterates: bool = False  # also the saved iterates (optimizer.save_every > 0), as iter_XXX
     random_init: bool = False  # real architectures with random weights, offline
     tiny: bool = False  # with random_init: tiny configurations of the same classes (tests)
@@ -89,13 +91,16 @@ class EvaluationFile(JsonLines):
         self.done.add((row["key"], row["image_set"], row["metric"]))
 
 
+RECORD_FIELD = {"initial": "initial_image", "best": "image"}  # others: "<set>_image" (initial_transfer_image, ...)
+
+
 def image_sets(record: dict, cfg: EvaluateConfig) -> list[tuple[str, str]]:
     """(image set name, path relative to the run) of a record's saved images."""
     out = []
-    if "initial" in cfg.image_sets and record.get("initial_image"):
-        out.append(("initial", record["initial_image"]))
-    if "best" in cfg.image_sets and record.get("image"):
-        out.append(("best", record["image"]))
+    for name in cfg.image_sets:
+        rel = record.get(RECORD_FIELD.get(name, f"{name}_image"))
+        if rel:
+            out.append((name, rel))
     if cfg.iterates:
         for rel in record.get("iterates") or []:
             m = re.search(r"_(\d+)\.png$", rel)
@@ -156,14 +161,18 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     runs = run_dirs(path)
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
+    todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}
+    require_weights([m for m, todo in todos.items() if todo], cfg)  # all missing weights at once, before any build
     device = resolve_device(cfg.device)
-    for metric in cfg.metrics:
-        todo = work(runs, metric, cfg, files)
+    for metric, todo in todos.items():
         if not todo:
             log.info("%s: nothing left to score", metric)
             continue
         log.info("%s: %d records to score", metric, len(todo))
-        evaluator = build(metric, cfg, device)
+        try:
+            evaluator = build(metric, cfg, device)
+        except MissingWeightsError as e:  # the loaders' own check: point to the evaluators' prefetch
+            raise MissingWeightsError(e.checkpoints, e.reason, PREFETCH, e.commands) from None
         for run, record, sets in tqdm(todo, desc=metric, unit="record", disable=not cfg.progress, dynamic_ncols=True):
             missing = [rel for _, rel in sets if not (run / rel).is_file()]
             if missing:
@@ -180,6 +189,18 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
     return written
+
+
+PREFETCH = "python -m reno_exp.prefetch --evaluate"
+
+
+def require_weights(metrics: list[str], cfg: EvaluateConfig) -> None:
+    """MissingWeightsError listing every checkpoint the metrics need that is not in the local cache."""
+    if cfg.random_init or not metrics:
+        return
+    from reno_exp import prefetch
+
+    prefetch.require(checkpoints(metrics, cfg), PREFETCH)
 
 
 def summarise(runs: list[Path]) -> None:
@@ -219,23 +240,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def checkpoints(metrics=METRICS, cfg: EvaluateConfig | None = None) -> list:
     """Every checkpoint the metrics load (for ``reno_exp.prefetch``); spaCy's pipeline is installed apart."""
     from reno_exp.evaluators.clip_models import OPENAI
     from reno_exp.rewards.aesthetic import AestheticReward
-    from reno_exp.rewards.checkpoints import HubRepo
+    from reno_exp.rewards.checkpoints import HubRepo, LocalFile
 
     cfg = cfg or EvaluateConfig()
+
+    def repo(checkpoint: str):  # a local save_pretrained directory is used as is (evaluators/base.local_or_hub)
+        return LocalFile(checkpoint) if Path(checkpoint).is_dir() else HubRepo(checkpoint)
+
     out = []
     if "t2i_compbench" in metrics:
-        out += [HubRepo(cfg.t2i_compbench.blip_checkpoint), HubRepo(cfg.t2i_compbench.detector_checkpoint),
+        out += [repo(cfg.t2i_compbench.blip_checkpoint), repo(cfg.t2i_compbench.detector_checkpoint),
                 OPENAI["ViT-B-32-quickgelu"]]
     if "geneval" in metrics:
-        out += [HubRepo(cfg.geneval.detector_checkpoint), OPENAI["ViT-L-14-quickgelu"]]
+        out += [repo(cfg.geneval.detector_checkpoint), OPENAI["ViT-L-14-quickgelu"]]
     if "aesthetic" in metrics:
         out += AestheticReward.checkpoints()
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,8 @@ seeded random initialisation (``random_init``) that is the same in every process
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
@@ -14,15 +15,44 @@ from reno_exp.errors import UserError
 T = TypeVar("T")
 
 
+PREFETCH = "python -m reno_exp.prefetch <same overrides>"
+
+
 class MissingWeightsError(UserError):
-    def __init__(self, checkpoint: str, reason: str = ""):
-        self.checkpoint = checkpoint
-        how = (
-            f"fetch it with `python -m reno_exp.prefetch <same overrides>` on a machine with hub access "
-            f"(or `huggingface-cli download {checkpoint.split(':')[0]}`), then run with HF_HUB_OFFLINE=1; "
-            "or run with random_init=true for random weights"
+    """Weights that are not available: every missing checkpoint at once, and the commands that fetch
+    them (``reno_exp.prefetch`` with the run's own overrides, and each checkpoint's ``hf download``)."""
+
+    def __init__(self, checkpoints: str | Sequence[str], reason: str = "", prefetch: str = PREFETCH,
+                 commands: Sequence[str | None] = ()):
+        self.checkpoints = [checkpoints] if isinstance(checkpoints, str) else list(checkpoints)
+        self.checkpoint = self.checkpoints[0]
+        self.reason, self.prefetch = reason, prefetch
+        self.commands = [c for c in commands if c]
+        n = len(self.checkpoints)
+        what = f"weights for {self.checkpoint!r} are" if n == 1 else f"weights for {n} checkpoints are"
+        names = "" if n == 1 else ": " + ", ".join(self.checkpoints)
+        hf = f" (or: {' && '.join(self.commands)})" if self.commands else ""
+        super().__init__(
+            f"{what} not available{' (' + reason + ')' if reason else ''}{names}\n"
+            f"  fetch on a machine with hub access: {prefetch}{hf}\n"
+            "  then run with HF_HUB_OFFLINE=1; or run with random_init=true for random weights"
         )
-        super().__init__(f"weights for {checkpoint!r} are not available{': ' + reason if reason else ''}; {how}")
+
+
+def first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def hf_command(checkpoint: str) -> str | None:
+    """``hf download`` for a load's name: ``repo``, ``repo:subfolder`` or ``repo:file.ext``."""
+    if checkpoint.startswith(("/", ".", "~")) or "://" in checkpoint:
+        return None  # a local directory or a URL: not the hub's
+    repo, _, part = checkpoint.partition(":")
+    if not part:
+        return f"hf download {repo}"
+    if "." in part.rsplit("/", 1)[-1]:
+        return f"hf download {repo} {shlex.quote(part)}"
+    return f"hf download {repo} --include {shlex.quote(part + '/*')}"
 
 
 def load(checkpoint: str, fn: Callable[..., T], *args, **kwargs) -> T:
@@ -30,8 +60,7 @@ def load(checkpoint: str, fn: Callable[..., T], *args, **kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except (OSError, ValueError) as e:  # OSError covers the hub's HTTP/offline errors
-        raise MissingWeightsError(checkpoint, str(e).splitlines()[0][:200]) from None
-
+        raise MissingWeightsError(checkpoint, first_line(e), commands=[hf_command(checkpoint)]) from None
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from reno_exp.records import to_pil
+from reno_exp.summary import Mean
 
 log = logging.getLogger(__name__)
 
@@ -15,18 +16,21 @@ class NullLogger:
     def start(self, config: dict, run_dir: Path, group: str | None, job_type: str) -> None:
         pass
 
-    def log_iterate(self, key: str, iteration: int, values: dict[str, float]) -> None:
-        pass
+    def log_iterate(self, iteration: int, steps: list[dict[str, float]]) -> None:
+        """One iterate of a batch: each item's values."""
 
     def log_item(self, record: dict, images: dict[str, Any]) -> None:
         pass
 
-    def finish(self) -> None:
-        pass
+    def finish(self, means: dict[str, Mean], curves: dict[str, list[float | None]]) -> None:
+        """``means``/``curves``: the whole run's numbers (reno_exp.summary), over all its items."""
 
 
 class WandbLogger(NullLogger):
-    """Full resolved config, a curve per reward over the iterates, initial-vs-best images per item.
+    """Full resolved config, live per-iterate curves (the batch's mean), each item's scores and images,
+    and a run summary that is the run's: the mean over ALL its items of each reward, initial and best,
+    the gain, the share of items improved, the number of items, and the mean reward per iterate. (W&B
+    would otherwise keep the last logged item's values as the run's summary.)
 
     If W&B cannot be reached (no key, no network), the run goes on offline with one warning; the
     offline run can be uploaded later with ``wandb sync``.
@@ -56,25 +60,44 @@ class WandbLogger(NullLogger):
             log.warning("W&B unreachable (%s); logging offline to %s (upload later with `wandb sync`)",
                         str(e).splitlines()[0][:120], run_dir)
             self.run = wandb.init(mode="offline", settings=settings, **kw)
-        self.run.define_metric("iterate/*", step_metric="iterate/step")
-        self._step = 0
+        # per-iterate and per-item values are history only: the summary gets the run's means in finish()
+        self.run.define_metric("iterate/*", step_metric="iterate/step", summary="none")
+        self.run.define_metric("item/*", step_metric="item/number", summary="none")
+        self.run.define_metric("mean/*", step_metric="mean/iteration", summary="none")
+        self._step = self._items = 0
 
-    def log_iterate(self, key, iteration, values):
+    def log_iterate(self, iteration, steps):
         self._step += 1
-        self.run.log({**{f"iterate/{k}": v for k, v in values.items()}, "iterate/iteration": iteration,
-                      "iterate/step": self._step})
+        names = [k for k in steps[0] if k != "grad_norm"]
+        values = {f"iterate/{k}": sum(s[k] for s in steps) / len(steps) for k in names}
+        self.run.log({**values, "iterate/iteration": iteration, "iterate/step": self._step})
 
     def log_item(self, record, images):
         import wandb
 
-        data = {f"initial/{k}": v for k, v in record["initial"].items()}
-        data |= {f"best/{k}": v for k, v in record["best"].items()}
-        data |= {"gain": record["best"]["total"] - record["initial"]["total"], "best_iteration": record["best_iteration"]}
+        self._items += 1
+        data = {f"item/initial/{k}": v for k, v in record["initial"].items()}
+        data |= {f"item/best/{k}": v for k, v in record["best"].items()}
+        data |= {"item/gain": record["best"]["total"] - record["initial"]["total"],
+                 "item/best_iteration": record["best_iteration"], "item/number": self._items}
         if self.log_images:
-            data["images"] = [wandb.Image(to_pil(img), caption=f"{name}: {record['prompt'][:80]}")
-                              for name, img in images.items()]
+            data["item/images"] = [wandb.Image(to_pil(img), caption=f"{name}: {record['prompt'][:80]}")
+                                   for name, img in images.items()]
         self.run.log(data)
 
-    def finish(self):
-        if self.run is not None:
-            self.run.finish()
+    def finish(self, means, curves):
+        import wandb
+
+        if self.run is None:
+            return
+        for i in range(max((len(c) for c in curves.values()), default=0)):
+            self.run.log({"mean/iteration": i, **{f"mean/{k}": c[i] for k, c in curves.items() if i < len(c)}})
+        for name, m in means.items():
+            self.run.summary.update({f"initial/{name}": m.initial, f"best/{name}": m.best, f"gain/{name}": m.gain,
+                                     f"improved/{name}": m.improved, f"non_finite/{name}": m.non_finite})
+        self.run.summary["items"] = max((m.n + m.non_finite for m in means.values()), default=0)
+        self.run.finish()
+        # finish() can return before wandb-core has closed (flushed) the run's .wandb file; teardown waits for
+        # it, so the offline run is complete on disk when the job ends (a test read it half written: a flake)
+        wandb.teardown()
+        self.run = None

@@ -9,19 +9,27 @@ What a config needs is asked of its components: every node with a ``_target_`` w
 (a diffusers pipeline repository) contributes that repository's diffusers weights. Parts that are not
 in the config register a function in ``PROVIDERS``; ``--evaluate`` adds the evaluators' checkpoints
 (``reno_exp.evaluate.checkpoints()``).
+
+``require(cfg)`` is the same list checked against the local cache before a run builds anything:
+everything missing is named at once, with this command and the ``hf download`` equivalents.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
+import re
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from reno_exp.rewards.checkpoints import Checkpoint, HubRepo, offline
+from reno_exp.errors import UserError
+from reno_exp.hub import MissingWeightsError
+from reno_exp.rewards.checkpoints import Checkpoint, HubFile, HubRepo, offline
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 log = logging.getLogger("reno_exp.prefetch")
@@ -38,21 +46,74 @@ PROVIDERS: list[Callable[[DictConfig], list[Checkpoint]]] = []
 
 
 def compose(overrides: list[str]) -> DictConfig:
+    """The app's config for these overrides; a bad override is a UserError of one line."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
 
     from reno_exp.config import register
 
     register()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        # hydra.* overrides (run dirs, launchers) do not change what is loaded
-        return hydra_compose("config", overrides=[o for o in overrides if not o.lstrip("+~").startswith("hydra.")])
+    for o in overrides:  # "optional" groups (experiment) ignore an unknown option: refuse it here
+        key, _, value = o.lstrip("+~").partition("=")
+        if "," in value and not value.startswith(("[", "{", "'", '"')):
+            raise UserError(f"{o} is a sweep: prefetch takes one configuration, so run it once per value "
+                            f"({', '.join(f'{key}={v}' for v in value.split(','))})")
+        if (CONF / key).is_dir() and not value.startswith("[") and value != "null":
+            if not (CONF / key / f"{value}.yaml").is_file():
+                raise UserError(unknown_option(f"{key}/{value}", o))
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            # hydra.* overrides (run dirs, launchers) do not change what is loaded
+            return hydra_compose("config", overrides=[o for o in overrides if not o.lstrip("+~").startswith("hydra.")])
+    except MissingConfigException as e:
+        raise UserError(unknown_option(e.missing_cfg_file or "", str(e))) from None
+    except (HydraException, OmegaConfBaseException) as e:
+        key = re.match(r"Could not override '([^']+)'", str(e))
+        if key:
+            raise UserError(unknown_key(key.group(1), overrides)) from None
+        detail = f" ({first_line(e.__cause__)})" if e.__cause__ else ""
+        raise UserError(f"bad override: {' '.join(str(e).split())}{detail}") from None
 
 
+def unknown_key(key: str, overrides: list[str]) -> str:
+    """'unknown key model.hub_idd: did you mean model.hub_id?', the keys known where it was put."""
+    parent, _, name = key.rpartition(".")
+    others = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key]
+    try:
+        node = compose(others)
+        node = node if not parent else OmegaConf.select(node, parent)
+    except UserError:
+        node = None
+    keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    close = difflib.get_close_matches(name, keys, n=1)
+    hint = f": did you mean {parent + '.' if parent else ''}{close[0]}?" if close else ""
+    return f"unknown key {key!r}{hint}" + (f" (keys there: {', '.join(keys)})" if keys and not close else "")
+
+
+def first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def unknown_option(missing: str, message: str) -> str:
+    """'unknown model option sdxl_trubo: did you mean sdxl_turbo? (options: ...)' from Hydra's
+    ``group/option`` that it could not find."""
+    group, _, option = missing.rpartition("/")
+    options = sorted(p.stem for p in (CONF / group).glob("*.yaml")) if group else []
+    if not options:
+        return f"bad override: {message.splitlines()[0]}"
+    if not option:
+        return f"{group}= needs an option: {', '.join(options)}"
+    close = difflib.get_close_matches(option, options, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown {group} option {option!r}: {hint}(options: {', '.join(options)})"
 def component_nodes(node, path: str = ""):
     """(path, node) for every config node with a ``_target_``, depth first."""
+    if isinstance(node, (DictConfig, ListConfig)) and node._is_none():  # an optional list or group left null
+        return
     if isinstance(node, DictConfig):
         if "_target_" in node:
             yield path, node
@@ -117,6 +178,66 @@ def hub_reachable(timeout: float = 10.0) -> str | None:
         return f"{constants.ENDPOINT} is not reachable ({type(e).__name__}: {e})"
 
 
+def missing(checkpoints: list[Checkpoint]) -> list[Checkpoint]:
+    """The checkpoints that are not in the local cache (nothing is downloaded)."""
+    return [c for c in checkpoints if not c.cached()]
+
+
+def require(checkpoints: list[Checkpoint], prefetch_command: str) -> None:
+    """MissingWeightsError naming every checkpoint not in the local cache, when it cannot be downloaded
+    (HF_HUB_OFFLINE is set, or the hub does not answer); online, the loaders download what is missing."""
+    absent = missing(list(dict.fromkeys(checkpoints)))
+    if not absent:
+        return
+    why = "HF_HUB_OFFLINE is set" if offline() else hub_reachable()
+    if why is None:
+        log.info("not in the local cache, to be downloaded: %s", ", ".join(c.name for c in absent))
+        return
+    raise MissingWeightsError([c.name for c in absent], why, prefetch=prefetch_command, commands=commands(absent))
+
+
+def commands(checkpoints: list[Checkpoint]) -> list[str]:
+    """Each checkpoint's fetch command; single files of one repository in one ``hf download``."""
+    out: dict[str, list[str]] = {}
+    for c in checkpoints:
+        cmd = c.command()
+        if cmd is None:
+            continue
+        if isinstance(c, HubFile) and c.repo in out:
+            out[c.repo].append(shlex.quote(c.filename))
+        else:
+            out[c.repo if isinstance(c, HubFile) else cmd] = [cmd]
+    return [" ".join(parts) for parts in out.values()]
+
+
+def require_weights(cfg: DictConfig, overrides: list[str] | None = None) -> None:
+    """Before a run builds anything: every checkpoint of its config, or one error listing all missing.
+
+    ``overrides`` default to the Hydra job's own (so the suggested prefetch command is the run's)."""
+    todo = needed(cfg)
+    if not todo:
+        return
+    if overrides is None:
+        overrides = job_overrides()
+    require(todo, prefetch_command(overrides))
+
+
+def job_overrides() -> list[str] | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:  # not inside a Hydra app
+        return None
+
+
+def prefetch_command(overrides: list[str] | None, evaluate: bool = False) -> str:
+    if overrides is None:
+        return f"python -m reno_exp.prefetch{' --evaluate' if evaluate else ''} <same overrides>"
+    args = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+    return " ".join(["python -m reno_exp.prefetch", *(["--evaluate"] if evaluate else []), *map(shlex.quote, args)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the checkpoints; download nothing")
@@ -126,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    cfg = compose(args.overrides)
+    try:
+        cfg = compose(args.overrides)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     todo = needed(cfg)
     if args.evaluate:
         from reno_exp import evaluate
@@ -158,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("  failed: %s: %s", type(e).__name__, str(e).splitlines()[0][:300] if str(e) else "")
     if failed:
         print(f"error: could not fetch {len(failed)} of {len(todo)} checkpoints: {', '.join(failed)} "
-              "(no network or no access? gated repositories need `huggingface-cli login`)", file=sys.stderr)
+              "(no network or no access? gated repositories need `hf auth login`)", file=sys.stderr)
         return 1
     print(f"fetched {len(todo)} checkpoints into the Hugging Face cache; run with HF_HUB_OFFLINE=1")
     return 0

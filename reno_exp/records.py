@@ -8,8 +8,10 @@ leaves a torn last line, which the next run cuts off before appending: a record 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from reno_exp.errors import UserError
+
 RESULTS = "results.jsonl"
+log = logging.getLogger(__name__)
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -41,8 +46,10 @@ def finite(x: Any) -> Any:
 class JsonLines:
     """An append-only JSON-lines file whose lines are whole or absent.
 
-    Each line goes out in one ``write`` and is fsync'd; a torn last line (a killed run) is cut off
-    when the file is opened for appending, and skipped when it is only read.
+    Each line goes out in one ``write`` and is fsync'd. A run killed mid-write leaves a torn last line:
+    ``repair`` cuts it before the next append, and ``read`` passes over it. A last line that is whole
+    but lacks its newline is a record, and is kept. A bad line anywhere else is damage, not a kill: it is
+    reported with its line number and never counted.
     """
 
     def __init__(self, path: str | Path):
@@ -52,18 +59,31 @@ class JsonLines:
         if not self.path.exists():
             return []
         out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+        lines = self.path.read_bytes().split(b"\n")
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
                 continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("not a JSON object")
+                out.append(row)
+            except ValueError:
+                if n < len(lines):  # the last piece is a torn line only if no newline follows it
+                    log.warning("%s:%d is not a whole JSON record; it is ignored", self.path, n)
         return out
 
     def repair(self) -> JsonLines:
         if self.path.exists():
             data = self.path.read_bytes()
             if data and not data.endswith(b"\n"):
-                self.path.write_bytes(data[: data.rfind(b"\n") + 1])
+                last = data[data.rfind(b"\n") + 1:]
+                try:
+                    json.loads(last)
+                    data += b"\n"  # a whole record that lacks only its newline: keep it
+                except ValueError:
+                    data = data[: len(data) - len(last)]
+                self.path.write_bytes(data)
         return self
 
     def append(self, row: dict) -> None:
@@ -76,19 +96,56 @@ class JsonLines:
             os.close(fd)
 
 
+def unique(rows: list[dict], identity: Callable[[dict], Any], path: Path) -> list[dict]:
+    """The first row of each identity; the others are reported, never counted twice."""
+    seen, out, dupes = set(), [], []
+    for row in rows:
+        key = identity(row)
+        (dupes if key in seen else out).append(row)
+        seen.add(key)
+    if dupes:
+        keys = sorted({str(identity(r)) for r in dupes})
+        log.warning("%s holds %d duplicate record(s) (%s%s); each is counted once", path, len(dupes),
+                    ", ".join(keys[:3]), " ..." if len(keys) > 3 else "")
+    return out
+
+
 def read_records(path: str | Path) -> list[dict]:
-    """All whole records of a run directory's (or a given) ``results.jsonl``."""
+    """The whole records of a run directory's (or a given) ``results.jsonl``, each item once."""
     path = Path(path)
-    return JsonLines(path / RESULTS if path.is_dir() else path).read()
+    file = JsonLines(path / RESULTS if path.is_dir() else path)
+    return unique(file.read(), lambda r: r.get("key"), file.path)
+
+
+def pending(done: dict[str, dict] | list[dict], items: list, fingerprint: str) -> list:
+    """The items not yet recorded. A recorded key whose record was produced by another prompt, seed or
+    config is not this item: that is refused, never skipped and never overwritten."""
+    if isinstance(done, list):
+        done = {r["key"]: r for r in done}
+    out = []
+    for item in items:
+        r = done.get(item.key)
+        if r is None:
+            out.append(item)
+            continue
+        was = (r.get("prompt"), r.get("seed"), r.get("fingerprint"))
+        if was != (item.prompt, item.seed, fingerprint):
+            what = "the seed (seed, benchmark.seeds)" if was[0] == item.prompt and was[2] == fingerprint else "the config"
+            raise UserError(f"item {item.key} of this run directory was recorded for prompt {str(was[0])[:50]!r}, "
+                            f"seed {was[1]}, config {was[2]}; this run gives prompt {item.prompt[:50]!r}, seed "
+                            f"{item.seed}, config {fingerprint}: {what} differs; use a new hydra.run.dir")
+    return out
 
 
 class RunRecords:
+    """The records and files of one run directory, for the one process that holds its lock."""
+
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.results = JsonLines(self.dir / RESULTS).repair()
         self.path = self.results.path
-        self.done = {r["key"] for r in self.results.read()}
+        self.done = {r["key"]: r for r in read_records(self.path)}  # key -> record
 
     def save_image(self, image: torch.Tensor, rel: str) -> str:
         path = self.dir / rel
@@ -110,4 +167,4 @@ class RunRecords:
 
     def append(self, record: dict) -> None:
         self.results.append(record)
-        self.done.add(record["key"])
+        self.done[record["key"]] = record

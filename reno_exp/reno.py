@@ -1,16 +1,20 @@
 """Algorithm 1 of ReNO: gradient ascent on the initial noise of a one-step model, against rewards.
 
 As the authors run it: minimise ``sum_i w_i (offset_i - score_i) + K(z)`` with SGD (lr 5, momentum 0.9,
-Nesterov), the noise gradient clipped to global norm 0.1 before each step, ``n_iters`` iterates (the
-initial noise is iterate 0, no step after the last), and return the best iterate by the weighted
-reward total without K. ``best_of_n`` is the equal-compute baseline: a fresh noise at every iterate.
+Nesterov), the noise gradient clipped to norm 0.1 before each step, ``n_iters`` iterates (the initial
+noise is iterate 0, no step after the last), and return the best iterate by the weighted reward total
+without K. ``best_of_n`` is the equal-compute baseline: a fresh noise at every iterate.
+
+A batch of items runs at once and each item's result is the one it gets alone: every item's noise is a
+leaf tensor of its own (so the optimiser's state, a skipped step and the gradient clipping are per item),
+the batch's loss is the sum of the items' losses (so no item's gradient is scaled by the batch size), and
+an item whose loss or gradient is not finite skips its own step only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -19,6 +23,7 @@ from hydra.utils import instantiate
 from reno_exp.config import Method, OptimizerConfig
 from reno_exp.generators.base import OneStepGenerator
 from reno_exp.rewards.base import RewardSet
+from reno_exp.tracking import Result, Track
 
 
 def norm_regulariser(z: torch.Tensor) -> torch.Tensor:
@@ -29,85 +34,66 @@ def norm_regulariser(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * norm**2 - (z.numel() - 1) * torch.log(norm)
 
 
-@dataclass
-class Iterate:
-    iteration: int
-    scores: dict[str, float]
-    total: float
-    noise: torch.Tensor  # (1, *latent_shape), float32, on the CPU
-    latent: torch.Tensor
-    image: torch.Tensor  # (1, 3, H, W) in [0, 1], on the CPU
-
-
-@dataclass
-class Result:
-    initial: Iterate
-    best: Iterate
-    history: list[dict[str, float]] = field(default_factory=list)  # per iterate: scores, total, reg, grad_norm
-    events: list[dict[str, Any]] = field(default_factory=list)  # skipped steps and why
-    saved: list[Iterate] = field(default_factory=list)  # every `save_every`-th iterate
-
-
 def optimise(
     generator: OneStepGenerator,
     rewards: RewardSet,
     cond: Any,
     prepared: dict[str, Any],
-    noise: Callable[[], torch.Tensor],
+    noises: list[Callable[[], torch.Tensor]],
     cfg: OptimizerConfig,
-    on_iterate: Callable[[int, dict[str, float]], None] | None = None,
-) -> Result:
-    """Run Algorithm 1 for one (prompt, seed). ``noise()`` draws the next N(0, I) sample of this item's
-    own stream: the first draw is the initial noise; ``best_of_n`` draws a fresh one at every iterate."""
+    on_iterate: Callable[[int, list[dict[str, float]]], None] | None = None,
+) -> list[Result]:
+    """Run Algorithm 1 for a batch of items. ``cond`` and ``prepared`` hold the items' conditioning in
+    batch order (``generator.collate`` / ``rewards.collate``); ``noises[i]()`` draws the next N(0, I)
+    sample of item i's own stream: the first draw is its initial noise, and ``best_of_n`` draws again at
+    every iterate."""
     search = cfg.method == Method.best_of_n
-    z = noise().requires_grad_(not search)
-    opt = None if search else instantiate(cfg.optim)(params=[z])
-    initial = best = None
-    history, events, saved = [], [], []
+    zs = [draw().requires_grad_(not search) for draw in noises]
+    opt = None if search else instantiate(cfg.optim)(params=zs)
+    tracks = [Track(cfg.save_every) for _ in zs]
+    names = list(rewards.rewards)
+    cost = getattr(generator, "evaluations_per_call", 1)
 
     for it in range(cfg.n_iters):
-        last = it == cfg.n_iters - 1
         if search and it > 0:
-            z = noise()
+            zs = [draw() for draw in noises]
         with torch.set_grad_enabled(not search):
-            out = generator(z, cond)
+            out = generator(torch.cat(zs), cond)
             reward_loss, scores = rewards(out.image, prepared)
-            reg = cfg.reg_weight * norm_regulariser(z) if cfg.reg_weight else torch.zeros((), device=z.device)
+            reg = (cfg.reg_weight * torch.stack([norm_regulariser(z) for z in zs]) if cfg.reg_weight
+                   else torch.zeros(len(zs), device=reward_loss.device))
             loss = reward_loss + reg
-
-        values = {name: s.mean().item() for name, s in scores.items()}
-        total = rewards.total(scores).mean().item()
-        step = {**values, "total": total, "reg": reg.item(), "loss": loss.item()}
-        history.append(step)
+        # one read-back per iterate: every number of every item at once
+        total = rewards.total(scores) if names else torch.zeros_like(loss)
+        rows = torch.stack([*(scores[n] for n in names), total, reg.detach(), loss.detach()])
+        columns = [*names, "total", "reg", "loss"]
+        steps = [dict(zip(columns, col)) for col in rows.detach().cpu().T.tolist()]
+        for i, (track, step) in enumerate(zip(tracks, steps)):
+            track.evaluations += cost
+            track.observe(it, step, names, zs[i], out.latent[i : i + 1], out.image[i : i + 1])
+        if not search and it < cfg.n_iters - 1:
+            step_items(opt, zs, loss, steps, tracks, it, cfg.grad_clip)
         if on_iterate is not None:
-            on_iterate(it, step)
+            on_iterate(it, steps)
+    return [track.result() for track in tracks]
 
-        is_best = math.isfinite(total) and (best is None or total > best.total)
-        keep = bool(cfg.save_every) and it % cfg.save_every == 0
-        if it == 0 or is_best or keep:
-            snap = Iterate(it, values, total, z.detach().cpu().clone(), out.latent.detach().float().cpu(),
-                           out.image.detach().float().cpu())
-            initial = snap if it == 0 else initial
-            best = snap if is_best else best
-            if keep:
-                saved.append(snap)
 
-        if search or last:
+def step_items(opt, zs, loss, steps, tracks, it: int, max_norm: float) -> None:
+    """One optimiser step for every item whose loss and gradient are finite; the others keep their noise
+    and optimiser state (torch's optimisers skip a parameter without a gradient)."""
+    finite = [math.isfinite(s["loss"]) for s in steps]
+    opt.zero_grad(set_to_none=True)
+    if any(finite):
+        loss[torch.tensor(finite, device=loss.device)].sum().backward()
+        norms = iter(torch.stack([torch.linalg.vector_norm(z.grad) for z, ok in zip(zs, finite) if ok]).tolist())
+    for z, ok, step, track in zip(zs, finite, steps, tracks):
+        if not ok:
+            track.event(it, "non-finite loss", loss=step["loss"])
             continue
-        if not math.isfinite(step["loss"]):
-            events.append({"iteration": it, "event": "non-finite loss", "loss": step["loss"]})
+        step["grad_norm"] = next(norms)
+        if not math.isfinite(step["grad_norm"]):
+            track.event(it, "non-finite gradient")
+            z.grad = None
             continue
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.linalg.vector_norm(z.grad).item()
-        step["grad_norm"] = grad_norm
-        if not math.isfinite(grad_norm):
-            events.append({"iteration": it, "event": "non-finite gradient"})
-            continue
-        torch.nn.utils.clip_grad_norm_([z], cfg.grad_clip)
-        opt.step()
-
-    if best is None:  # no finite iterate at all: report the initial one, flagged
-        events.append({"iteration": None, "event": "no finite reward total; best = initial"})
-        best = initial
-    return Result(initial=initial, best=best, history=history, events=events, saved=saved)
+        torch.nn.utils.clip_grad_norm_([z], max_norm)  # each item's gradient clipped alone
+    opt.step()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from reno_exp.analysis.__main__ import main
 from reno_exp.analysis.analyse import analyse, analyse_run
 from reno_exp.analysis.runs import Run, run_dirs
 from reno_exp.records import RunRecords
+from reno_exp.rundir import RunInfo
 
 CATEGORIES = ["color", "shape", "color"]
 ITERS = [0, 2, 4]
@@ -42,12 +44,12 @@ def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3):
                     "curves": {"color": color, "reg": [0.1] * 6, "loss": [-c for c in color],
                                "grad_norm": [1.0] * 5 + [None]},
                     "events": [], **files, "seconds": 1.0, "peak_memory_bytes": 1})
-    (path / ".hydra").mkdir()
     cfg = {"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
            "benchmark": {"_target_": "reno_exp.benchmarks.t2i_compbench.T2ICompBench"}, "random_init": False,
            "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
-    OmegaConf.save(cfg, path / ".hydra" / "config.yaml")
-    OmegaConf.save(["optimizer.save_every=2"], path / ".hydra" / "overrides.yaml")
+    RunInfo.of(cfg, overrides=["optimizer.optim.lr=2"]).save(path)
+    (path / "launches" / "000").mkdir(parents=True)
+    OmegaConf.save(cfg, path / "launches" / "000" / "config.yaml")
     return path
 
 
@@ -86,7 +88,7 @@ def test_a_run_gets_its_table_plots_and_per_prompt_figures(tmp_path):
     with (a / "distances.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["distance"] for r in rows][0] == "initial_vs_optimised_noise" and len(rows) == 5
-    assert all(r["seed_value"] == "" for r in rows)  # tiny model: not comparable
+    assert all(r["seed_presentation"] == "" for r in rows)  # tiny model: not comparable
     assert "not comparable" in (a / "distances.md").read_text()
     summary = (a / "summary.md").read_text()
     assert "Mean coherence" in summary and "noise/00002_00.png" in summary
@@ -131,7 +133,7 @@ def test_cli_on_a_sweep_writes_each_job_and_a_table_across_jobs(tmp_path, capsys
         assert sorted(p.name for p in (sweep / job / "analysis" / "noise").iterdir()) == ["00000_00.png"]
         assert "first 1 of 3" in (sweep / job / "analysis" / "summary.md").read_text()
     table = (sweep / "analysis" / "distances.md").read_text()
-    assert "| distance | 0 | 1 | seed (SD-Turbo, Parti-Prompts) |" in table and "| n/c |" in table and "optimizer.save_every=2" in table
+    assert "| distance | 0 | 1 | seed presentation (SD-Turbo, Parti-Prompts) |" in table and "| n/c |" in table and "optimizer.optim.lr=2" in table
     assert "initial vs optimised noise" in capsys.readouterr().out
     assert main([str(tmp_path / "nothing")]) == 2
 
@@ -166,8 +168,105 @@ def test_on_a_real_tiny_run(compose, tmp_path):
     outputs = analyse(tmp_path)
     assert len(outputs) == 1
     o = outputs[0]
-    assert "configuration unknown" in o.table.note  # run() in-process writes no .hydra/config.yaml
+    assert "not comparable: model TinyGenerator" in o.table.note  # from the run's own run.yaml
     assert o.table.shape == (4, 8, 8) and o.table.rows[0].n == 2
     assert o.table.rows[0].mean > 0  # the colour reward moved the noise
     decodes(o.out_dir / "iterates.png")
     decodes(o.out_dir / "noise" / "00000_01.png")
+
+
+# ------------------------------------------------------------------ titles, ticks, blanks, fonts (issue 13 item 5)
+@pytest.fixture
+def drawn(monkeypatch):
+    """file name -> the Figure saved there (the PNG is written as usual)."""
+    from matplotlib.figure import Figure
+
+    figs = {}
+    savefig = Figure.savefig
+
+    def record(self, path, *a, **kw):
+        figs[Path(path).name] = self
+        return savefig(self, path, *a, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return figs
+
+
+def hydra_files(run, choices: dict, overrides: list[str], reward: dict, method="reno", n_iters=50):
+    """The run's own record as the app writes it from Hydra's launch: config, group choices, overrides."""
+    cfg = OmegaConf.load(run / "launches" / "000" / "config.yaml")
+    cfg.reward = reward
+    cfg.optimizer = {"method": method, "n_iters": n_iters}
+    RunInfo.of(cfg, {**choices, "hydra/launcher": "basic"}, overrides).save(run)
+
+
+def test_titles_name_the_configuration_not_the_time(tmp_path, drawn):
+    run = make_run(tmp_path / "15-29-03", n=1)
+    hydra_files(run, {"model": "sd_turbo", "reward": "all", "optimizer": "reno"}, ["model=sd_turbo", "reward=all"],
+                {"hpsv2": {"weight": 5.0}, "imagereward": {"weight": 1.0}})
+    assert Run.load(run).label == "sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates"
+    analyse_run(run)
+    titles = {name: (f._suptitle.get_text() if f._suptitle else f.axes[0].get_title()) for name, f in drawn.items()}
+    for name in ("coherence.png", "spectrum.png", "curves.png", "iterates.png", "00000_00.png"):
+        assert titles[name].startswith("sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates"), titles[name]
+        assert "15-29-03" not in titles[name]
+
+
+def test_figure5_only_with_saved_iterates_and_integer_ticks(tmp_path, drawn):
+    run = make_run(tmp_path / "run", n=2)
+    lines = [r for r in evaluation_lines() if r["image_set"] in ("initial", "best")]  # no iterate scored
+    (run / "evaluation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    out = analyse_run(run)
+    assert not (run / "analysis" / "figure5.png").exists() and not (run / "analysis" / "figure5.csv").exists()
+    assert any("no Figure 5" in n for n in out.notes)
+    (run / "evaluation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in evaluation_lines()))
+    analyse_run(run)
+    decodes(run / "analysis" / "figure5.png")
+    panels = {ax.get_title(): ax for ax in drawn["figure5.png"].axes}
+    assert list(panels["t2i_compbench"].get_xticks()) == [0, 2, 4]  # the scored iterations
+    assert list(panels["aesthetic"].get_xticks()) == [2]
+    ax = drawn["curves.png"].axes[0]
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_one_item_has_no_standard_deviation(tmp_path):
+    run = make_run(tmp_path / "run", n=1)
+    analyse_run(run)
+    with (run / "analysis" / "distances.csv").open() as f:
+        rows = {r["distance"]: r for r in csv.DictReader(f)}
+    assert rows["initial_vs_optimised_noise"]["n"] == "1" and rows["initial_vs_optimised_noise"]["std"] == ""
+    assert rows["random_vs_random_noise"]["std"] != ""  # 256 random pairs: a spread
+    md = (run / "analysis" / "distances.md").read_text()
+    assert "| initial vs optimised noise | " in md and " |  | 1 | n/c |" in md
+    assert "seed presentation (SD-Turbo, Parti-Prompts)" in md and "Seed presentation's values: not comparable" in md
+    assert "| seed (" not in md and "Seed values" not in md
+
+
+def test_prompts_in_any_script(tmp_path, monkeypatch, caplog, recwarn):
+    from reno_exp.analysis import fonts
+
+    assert fonts.families()[0] == "DejaVu Sans"
+    # with matplotlib's DejaVu Sans alone: Greek, Cyrillic and accents drawn; CJK shown as white squares
+    monkeypatch.setattr(fonts, "families", lambda: ("DejaVu Sans",))
+    fonts.coverage.cache_clear()
+    monkeypatch.setattr(fonts, "_warned", set())
+    prompt = "東京 café, Ελλάδα и Москва"
+    assert fonts.text(prompt) == "□□ café, Ελλάδα и Москва"
+    assert "drawn as □" in caplog.text and "fonts-noto-cjk" in caplog.text
+    run = make_run(tmp_path / "run", n=1)
+    rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    rows[0]["prompt"] = prompt
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    analyse_run(run)
+    decodes(run / "analysis" / "noise" / "00000_00.png")
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]  # no silent empty boxes
+    fonts.coverage.cache_clear()
+
+
+def test_a_damaged_config_is_named_in_one_line(tmp_path, capsys):
+    run = make_run(tmp_path / "run", n=1)
+    (run / "run.yaml").write_text("model: [unclosed\n")
+    assert main([str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {run / 'run.yaml'} is not a reno_exp run record")

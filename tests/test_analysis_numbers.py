@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 from scipy.ndimage import gaussian_filter
 
 from reno_exp.analysis import distances as dist
@@ -16,6 +15,7 @@ from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run
 from reno_exp.analysis.spectra import LOW, low_share, power, radial, spectra
 from reno_exp.records import RunRecords
+from reno_exp.rundir import RunInfo
 
 
 def test_two_random_sd_noises_are_sqrt_2d_apart():
@@ -31,9 +31,7 @@ def write_run(tmp, items, model="reno_exp.generators.tiny.TinyGenerator",
         key = f"{i:05d}_00"
         rel = rec.save_tensors(t, f"noise/{key}.safetensors")
         rec.append({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel})
-    (tmp / ".hydra").mkdir(exist_ok=True)
-    OmegaConf.save({"model": {"_target_": model}, "benchmark": {"_target_": bench}, "random_init": random_init},
-                   tmp / ".hydra" / "config.yaml")
+    RunInfo.of({"model": {"_target_": model}, "benchmark": {"_target_": bench}, "random_init": random_init}).save(tmp)
     return Run.load(tmp)
 
 
@@ -58,7 +56,7 @@ def test_distances_of_known_noises_and_latents(tmp_path):
     # a fresh N(0, I) noise against z + 3: E||n - z - 3||^2 = 2d + 9d
     assert rows["random_noise_vs_random_latent"].mean == pytest.approx(math.sqrt(11 * d), rel=0.05)
     assert table.shape == shape[1:]
-    assert all(r.seed is None for r in table.rows) and "not comparable" in table.note
+    assert all(r.presentation is None for r in table.rows) and "not comparable" in table.note
     md = dist.markdown(table)
     assert "| initial vs optimised noise | 3.0000 |" in md and "n/c" in md
 
@@ -68,13 +66,13 @@ def test_seed_values_are_shown_only_for_sd_turbo_on_parti(tmp_path):
     same = write_run(tmp_path / "a", items, "reno_exp.generators.sd_turbo.SDTurbo",
                      "reno_exp.benchmarks.parti_prompts.PartiPrompts")
     rows = dist.distances(same, n_random=4).rows
-    assert [r.seed for r in rows] == [27.0122, 180.7667, 123.3377, 142.3693, 159.0550]
+    assert [r.presentation for r in rows] == [27.0122, 180.7667, 123.3377, 142.3693, 159.0550]
     for kw in ({"random_init": True, "bench": "reno_exp.benchmarks.parti_prompts.PartiPrompts",
                 "model": "reno_exp.generators.sd_turbo.SDTurbo"},
                {"model": "reno_exp.generators.sd_turbo.SDTurbo"}):
         other = write_run(tmp_path / str(len(kw)) / kw.get("bench", "x")[-5:], items, **kw)
         table = dist.distances(other, n_random=4)
-        assert all(r.seed is None for r in table.rows), kw
+        assert all(r.presentation is None for r in table.rows), kw
         assert table.note.startswith("not comparable")
 
 

@@ -101,6 +101,27 @@ def test_parti_1632_prompts_with_quotes_intact():
         PartiPrompts(challenges=["Speed"]).prompts()
 
 
+def test_example_prompts_are_the_authors_32(compose):
+    suite = instantiate(compose(["benchmark=example_prompts"]).benchmark)
+    prompts = [p for p, _ in suite.prompts()]
+    raw = (MIRROR / "reno_examples" / "example_prompts.txt").read_bytes()
+    assert not raw.endswith(b"\n")  # the last prompt must keep its last character
+    assert len(prompts) == 32 and prompts == [line.strip() for line in raw.decode().split("\n")]
+    assert prompts[1] == "A red dog and a green cat"
+    assert prompts[-1] == "A colorful poster with the title 'INTERGALACTICAL' written on it"
+    items = suite.items(base_seed=3)
+    assert len(items) == 32 and {i.seed for i in items} == {3} and items[0].meta == {"suite": "reno_examples"}
+
+
+def test_example_prompts_refuse_a_wrong_checksum(mirror_copy):
+    from reno_exp.benchmarks.example_prompts import ExamplePrompts
+
+    path = mirror_copy / "reno_examples" / "example_prompts.txt"
+    path.write_bytes(path.read_bytes().replace(b"green cat", b"green bat", 1))
+    with pytest.raises(UserError, match=r"example_prompts\.txt: SHA-256 .* does not match"):
+        ExamplePrompts().prompts()
+
+
 def test_corrupted_copy_fails_with_the_file_named(mirror_copy):
     path = mirror_copy / "t2i_compbench" / "shape_val.txt"
     path.write_bytes(path.read_bytes().replace(b"a ", b"A ", 1))
@@ -253,17 +274,14 @@ def test_official_layouts(tmp_path):
 
 def test_collected_shards_equal_one_unsharded_layout(tmp_path):
     """Shards write disjoint parts of the official layouts; collected, they are the unsharded run's layout."""
-    import yaml
-
     from reno_exp.benchmarks.collect import collect
+    from reno_exp.rundir import RunInfo
 
     def job(run_dir: Path, suite, category: str) -> None:
         records = RunRecords(run_dir)
-        (run_dir / ".hydra").mkdir()
-        (run_dir / ".hydra" / "config.yaml").write_text(yaml.safe_dump(
-            {"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}}))
         choices = {"model": "tiny", "reward": "all", "benchmark": suite.name}
-        (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+        RunInfo.of({"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}},
+                   choices).save(run_dir)
         for item in suite.items(0):
             image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
             suite.export(item, {"initial": image, "best": 1 - image}, records)

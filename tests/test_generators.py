@@ -222,10 +222,10 @@ def test_generates_an_image_with_gradient_and_encodes_each_prompt_once(built, na
     assert not any(p.requires_grad for p in gen.parameters())
 
 
-def pipeline_image(name, gen, noise):
+def pipeline_image(name, gen, noise, steps=1, generator=None):
     """The image the diffusers pipeline makes from the same parts and the same noise."""
-    kw = {"prompt": PROMPT, "height": RES, "width": RES, "num_inference_steps": 1, "output_type": "pt",
-          "latents": noise.clone()}
+    kw = {"prompt": PROMPT, "height": RES, "width": RES, "num_inference_steps": steps, "output_type": "pt",
+          "latents": noise.clone(), "generator": generator}
     if name in ("sdxl_turbo", "hyper_sdxl"):
         te = gen.text
         pipe = StableDiffusionXLPipeline(vae=gen.vae, text_encoder=te["text_encoder"],
@@ -263,6 +263,50 @@ def test_matches_the_diffusers_pipeline_it_reproduces(built, name):
         ours = gen(noise, gen.encode_prompt(PROMPT)).image
     theirs = pipeline_image(name, gen, noise)
     torch.testing.assert_close(ours, theirs.float(), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.slow  # two pipeline runs of up to four steps beside the generator's
+@pytest.mark.parametrize("steps", [2, 4])
+def test_sdxl_turbo_multi_step_matches_the_pipeline_with_its_ancestral_noise(sdxl_dir, steps):
+    from reno_exp.generators.sdxl_turbo import SDXLTurbo
+
+    gen = SDXLTurbo(hub_id=str(sdxl_dir), vae_id="", resolution=RES, dtype="float32", num_inference_steps=steps,
+                    ancestral_seed=7)
+    assert gen.evaluations_per_call == steps
+    noise = gen.sample_noise(5)
+    with torch.no_grad():
+        ours = gen(noise, gen.encode_prompt(PROMPT)).image
+    # the pipeline given the same seeded CPU generator draws the same noise between the steps
+    theirs = pipeline_image("sdxl_turbo", gen, noise, steps, [torch.Generator().manual_seed(7)])
+    torch.testing.assert_close(ours, theirs.float(), atol=2e-5, rtol=1e-4)
+    other_seed = pipeline_image("sdxl_turbo", gen, noise, steps, [torch.Generator().manual_seed(8)])
+    assert (ours - other_seed).abs().max() > 1e-3  # the ancestral noise is really there
+
+
+def batch_of(cond, n):
+    if isinstance(cond, dict):
+        return {k: batch_of(v, n) for k, v in cond.items()}
+    return cond.expand(n, *cond.shape[1:])
+
+
+def test_sdxl_turbo_ancestral_noise_is_per_item_whatever_the_batch(sdxl_dir):
+    from reno_exp.generators.sdxl_turbo import SDXLTurbo
+
+    gen = SDXLTurbo(hub_id=str(sdxl_dir), vae_id="", resolution=RES, dtype="float32", num_inference_steps=2)
+    cond = gen.encode_prompt(PROMPT)
+    a, b = gen.sample_noise(1), gen.sample_noise(2)
+    with torch.no_grad():
+        alone = gen(b, cond).image
+        torch.rand(5)  # the global RNG must not matter
+        together = gen(torch.cat([a, b]), batch_of(cond, 2)).image
+        again = gen(b, cond).image
+    torch.testing.assert_close(together[1:], alone, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(again, alone, atol=0, rtol=0)
+
+
+def test_one_step_models_cost_one_evaluation(built):
+    for name in MODELS:
+        assert built(name).evaluations_per_call == 1, name
 
 
 def test_sdxl_conditioning_is_both_encoders_and_the_micro_conditions(built):
@@ -304,8 +348,9 @@ def test_flux_latent_is_the_noise_minus_the_velocity(built):
     cond = gen.encode_prompt(PROMPT)
     z = gen.sample_noise(0)
     with torch.no_grad():
+        txt_ids = torch.zeros(cond["encoder_hidden_states"].shape[1], 3)  # FLUX's text positions: all zero
         v = gen.transformer(hidden_states=z, timestep=torch.ones(1), guidance=None, img_ids=gen.img_ids,
-                            return_dict=False, **cond)[0]
+                            txt_ids=txt_ids, return_dict=False, **cond)[0]
         torch.testing.assert_close(gen(z, cond).latent, z - v)
 
 
@@ -448,6 +493,7 @@ def test_flux_multi_step_schedules_match_the_pipeline(flux_dir):
         one_step = FluxSchnell(hub_id=str(flux_dir), resolution=RES, dtype="float32")(noise, gen.encode_prompt(PROMPT))
     torch.testing.assert_close(ours, theirs, atol=2e-5, rtol=1e-4)
     assert not torch.allclose(ours, one_step.image)
+    assert gen.evaluations_per_call == 2
 
 
 def test_random_init_weights_are_a_function_of_the_config_alone(toy_architectures, monkeypatch):

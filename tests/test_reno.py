@@ -48,6 +48,11 @@ class Scripted(Reward):
         return image.mean(dim=(1, 2, 3)) * 0 + v  # keeps the graph to the noise
 
 
+def optimise_one(generator, rewards, cond, prepared, noise, cfg):
+    """Algorithm 1 for one item (a batch of one)."""
+    return reno.optimise(generator, rewards, cond, prepared, [noise], cfg)[0]
+
+
 def cfg(**kw) -> OptimizerConfig:
     base = OmegaConf.structured(OptimizerConfig)
     return OmegaConf.merge(base, kw)
@@ -79,7 +84,7 @@ def test_regulariser_is_finite_for_half_precision_noise():
 def test_regulariser_alone_drives_the_norm_to_its_minimum_sqrt_d_minus_1():
     gen = SigmoidGenerator()
     start = lambda: torch.full((1, 3, 4, 4), 2.0)  # noqa: E731 - ||z|| = 2 sqrt(48) = 13.9
-    out = reno.optimise(gen, RewardSet({}, {}), None, {}, start, cfg(n_iters=300, reg_weight=1.0,
+    out = optimise_one(gen, RewardSet({}, {}), None, {}, start, cfg(n_iters=300, reg_weight=1.0,
                         optim={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.5, "momentum": 0.9,
                                "nesterov": True}))
     # with no reward the best iterate is the first (all totals 0): read the norm off the last step's record
@@ -92,7 +97,7 @@ def test_regulariser_alone_drives_the_norm_to_its_minimum_sqrt_d_minus_1():
 def test_loop_reaches_the_optimum_of_an_analytic_reward():
     target = torch.rand(1, 3, 4, 4) * 0.6 + 0.2
     rewards = RewardSet({"q": Quadratic(target)}, {"q": 1.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=300, reg_weight=0.0))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=300, reg_weight=0.0))
     assert out.initial.total < -0.1
     assert out.best.total > -1e-4
     torch.testing.assert_close(out.best.image, target, atol=5e-3, rtol=0)
@@ -103,7 +108,7 @@ def test_schedule_is_n_iters_iterates_with_clipped_nesterov_steps():
     target = torch.zeros(1, 3, 4, 4)
     rewards = RewardSet({"q": Quadratic(target)}, {"q": 1.0})
     z0 = stream()()
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), lambda: z0.clone(), cfg(n_iters=2, reg_weight=0.0))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), lambda: z0.clone(), cfg(n_iters=2, reg_weight=0.0))
     assert len(out.history) == 2
     assert out.history[0]["grad_norm"] > 0.1  # so clipping is active
     moved = (out.best.noise - z0).norm().item() if out.best.iteration == 1 else None
@@ -112,7 +117,7 @@ def test_schedule_is_n_iters_iterates_with_clipped_nesterov_steps():
 
 def test_best_iterate_is_the_highest_total_not_the_last_and_ties_keep_the_first():
     rewards = RewardSet({"s": Scripted([1.0, 3.0, 2.0, 3.0, 0.5])}, {"s": 2.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=5))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=5))
     assert out.best.iteration == 1
     assert out.best.total == pytest.approx(6.0)
     assert out.initial.iteration == 0 and out.initial.total == pytest.approx(2.0)
@@ -122,13 +127,13 @@ def test_best_iterate_is_the_highest_total_not_the_last_and_ties_keep_the_first(
 def test_best_iterate_ignores_the_regulariser():
     # the regulariser is large and differs between iterates; the choice must follow the reward total only
     rewards = RewardSet({"s": Scripted([1.0, 0.0])}, {"s": 1.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=2, reg_weight=100.0))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=2, reg_weight=100.0))
     assert out.best.iteration == 0
 
 
 def test_non_finite_reward_skips_the_step_records_it_and_goes_on():
     rewards = RewardSet({"s": Scripted([1.0, float("nan"), 2.0, float("inf") * 0, 0.5])}, {"s": 1.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=5))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=5))
     assert [e["iteration"] for e in out.events] == [1, 3]
     assert all(e["event"] == "non-finite loss" for e in out.events)
     assert out.best.iteration == 2 and out.best.total == 2.0
@@ -137,7 +142,7 @@ def test_non_finite_reward_skips_the_step_records_it_and_goes_on():
 
 def test_all_non_finite_gives_initial_as_best_with_an_event():
     rewards = RewardSet({"s": Scripted([float("nan")] * 3)}, {"s": 1.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=3))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=3))
     assert out.best is out.initial
     assert out.events[-1]["event"].startswith("no finite reward total")
 
@@ -151,7 +156,7 @@ def test_best_of_n_draws_fresh_noise_each_iterate_without_gradients():
         draws.append(s())
         return draws[-1].clone()
 
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), noise, cfg(method=Method.best_of_n, n_iters=6))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), noise, cfg(method=Method.best_of_n, n_iters=6))
     assert len(draws) == 6
     assert "grad_norm" not in out.history[1]
     best = max(range(6), key=lambda i: out.history[i]["total"])
@@ -162,5 +167,5 @@ def test_best_of_n_draws_fresh_noise_each_iterate_without_gradients():
 
 def test_save_every_keeps_those_iterates():
     rewards = RewardSet({"q": Quadratic(torch.zeros(1, 3, 4, 4))}, {"q": 1.0})
-    out = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=7, save_every=3))
+    out = optimise_one(SigmoidGenerator(), rewards, None, rewards.prepare("p"), stream(), cfg(n_iters=7, save_every=3))
     assert [s.iteration for s in out.saved] == [0, 3, 6]

@@ -36,7 +36,8 @@ def comparable(run_dir: Path) -> dict[str, dict]:
 def outputs(run_dir: Path) -> dict[str, bytes]:
     """Every image, noise and exported file, by relative path (not Hydra's logs)."""
     return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted(run_dir.rglob("*"))
-            if p.is_file() and p.name != RESULTS and ".hydra" not in p.parts and p.suffix != ".log"}
+            if p.is_file() and p.name not in (RESULTS, ".lock", "run.yaml") and "launches" not in p.parts
+            and p.suffix != ".log"}
 
 
 def in_flight(run_dir: Path) -> bool:
@@ -46,9 +47,9 @@ def in_flight(run_dir: Path) -> bool:
     return bool(saved - done)
 
 
-def start(run_dir: Path) -> subprocess.Popen:
+def start(run_dir: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "reno_exp", *OVERRIDES, f"hydra.run.dir={run_dir}"],
+    return subprocess.Popen([sys.executable, "-m", "reno_exp", *OVERRIDES, *extra, f"hydra.run.dir={run_dir}"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -82,7 +83,7 @@ def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
     assert len(expected) == 6
     run_dir = tmp_path / "killed"
     kill_points = [
-        lambda: (run_dir / ".hydra").exists(),  # while starting: nothing recorded yet
+        lambda: (run_dir / "run.yaml").exists(),  # while starting: nothing recorded yet
         lambda: len(lines(run_dir)) >= 2,  # between items
         lambda: in_flight(run_dir),  # mid-item: images and noise saved, record not yet written
     ]
@@ -111,3 +112,19 @@ def test_torn_last_line_is_cut_and_redone(tmp_path, compose, reference):
     run(compose(OVERRIDES), run_dir)
     assert comparable(run_dir) == comparable(reference)
     assert (run_dir / RESULTS).read_text().endswith("}\n")
+
+
+@pytest.mark.slow
+def test_a_batch_killed_mid_flight_resumes_in_other_batches_to_the_same_results(tmp_path, compose, reference):
+    """Killed while a batch of 4 is half saved; resumed in batches of 2: each item's result as alone."""
+    from reno_exp.run import run
+
+    run_dir = tmp_path / "batched"
+    kill_when(start(run_dir, "batch_size=4"), lambda: in_flight(run_dir))
+    assert len(comparable(run_dir)) < 6
+    run(compose([*OVERRIDES, "batch_size=2"]), run_dir)
+    got, expected = comparable(run_dir), comparable(reference)
+    assert got.keys() == expected.keys()
+    for key, r in expected.items():
+        assert got[key]["best_iteration"] == r["best_iteration"] and got[key]["events"] == r["events"]
+        assert got[key]["history"] == pytest.approx(r["history"], rel=1e-5)

@@ -179,7 +179,7 @@ def test_text_cache_is_hit_after_the_first_iteration(name):
         reward = tiny(name, cache_text=cache)
         rs = RewardSet({name: reward}, {name: 1.0})
         noise = noise_stream(tiny_generator, seed=0)
-        result = reno.optimise(tiny_generator, rs, tiny_generator.encode_prompt(PROMPT), rs.prepare(PROMPT), noise, cfg)
+        result = reno.optimise(tiny_generator, rs, tiny_generator.encode_prompt(PROMPT), rs.prepare(PROMPT), [noise], cfg)[0]
         runs[cache] = (reward.text_encodes, [h[name] for h in result.history])
     assert runs[True][0] == 1  # in prepare, then never again
     assert runs[False][0] == n  # once per iterate, as the authors' code

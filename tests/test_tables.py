@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
-import yaml
+from run_dirs import make_run_dir
 
 from reno_exp import tables
+from reno_exp.tables import wandb_log
 
 
 def make_job(root: Path, num: int, model: str, reward: str, suite: str, records: list[dict],
-             scores: list[dict], experiment: str | None = None) -> Path:
-    """A job dir as Hydra and the app leave it: .hydra/{config,hydra}.yaml, results.jsonl, evaluation.jsonl."""
-    run = root / str(num)
-    (run / ".hydra").mkdir(parents=True)
+             scores: list[dict], experiment: str | None = None, overrides: list[str] | None = None,
+             logger: dict | None = None, **config) -> Path:
+    """A job dir as the app leaves it: run.yaml, launches/000/config.yaml, results.jsonl, evaluation.jsonl."""
     config = {"model": {"_target_": f"x.{model}"}, "reward": {} if reward == "none" else {reward: {"weight": 1.0}},
-              "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"}, "logger": {"_target_": "reno_exp.loggers.NullLogger"}}
-    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+              "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"},
+              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}, **config}
     choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment}
-    (run / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
-    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (run / "evaluation.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scores))
-    return run
+    return make_run_dir(root / str(num), config, choices, overrides, records, scores)
 
 
 def t2i_record(index: int, k: int, category: str) -> dict:
@@ -135,7 +131,7 @@ def test_wandb_tables(tmp_path, monkeypatch, capsys):
             pass
 
     monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
-    monkeypatch.setattr(tables, "wandb_settings", lambda jobs: None)  # the jobs did not log to W&B
+    monkeypatch.setattr(wandb_log, "wandb_settings", lambda jobs: None)  # the jobs did not log to W&B
     sweep = tmp_path / "sweep"
     recs = [t2i_record(0, 0, "texture")]
     make_job(sweep, 0, "sd_turbo", "all", "t2i_compbench", recs, [score(recs[0], "best", "t2i_compbench", 0.9)],
@@ -164,11 +160,10 @@ def test_wandb_follows_the_jobs_logger(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or Run())
     recs = [t2i_record(0, 0, "color")]
-    run = make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2")
+    make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2")
     assert tables.main([str(tmp_path / "s")]) == 0 and inits == []  # logger=none: no W&B
-    cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-    cfg["logger"] = {"_target_": "reno_exp.loggers.WandbLogger", "project": "p", "mode": "offline"}
-    (run / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    wandb_logger = {"_target_": "reno_exp.loggers.WandbLogger", "project": "p", "mode": "offline"}
+    make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2", logger=wandb_logger)
     assert tables.main([str(tmp_path / "s")]) == 0
     assert inits[-1]["project"] == "p" and inits[-1]["mode"] == "offline"
     assert tables.main([str(tmp_path / "s"), "--no-wandb"]) == 0 and len(inits) == 1

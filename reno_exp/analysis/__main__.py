@@ -7,6 +7,7 @@ import logging
 import sys
 
 from reno_exp.analysis.analyse import analyse
+from reno_exp.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outputs = analyse(args.path, max_figures=args.max_figures, n_random=args.n_random, wandb=args.wandb,
                           wandb_mode=args.wandb_mode)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, UserError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for o in outputs:

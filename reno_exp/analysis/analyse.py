@@ -1,8 +1,10 @@
-"""The analysis of a run directory (and of a sweep: each job, then one table across jobs).
+"""The analysis of a run directory (and of a sweep: each job, then one table and one image grid across jobs).
 
 Writes under ``<run>/analysis/``: distances.md/.csv, coherence.png/.csv, spectrum.png/.csv,
 noise/<key>.png (one per item, up to ``max_figures``), curves.png, iterates.png, figure5.png/.csv
 (when ``evaluation.jsonl`` scores saved iterates) and summary.md, which lists them with the numbers.
+A sweep also gets ``<sweep>/analysis/``: distances.md/.csv with a column per job, and grid.png (a row per
+item: the initial image, then each job's best image with its gain; see ``grid``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 
 from reno_exp.analysis import distances as dist
-from reno_exp.analysis import figure5, figures
+from reno_exp.analysis import figure5, figures, grid
 from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
-from reno_exp.analysis.runs import Run, run_dirs
+from reno_exp.analysis.runs import Run, read_config, run_dirs
 from reno_exp.analysis.spectra import LOW, Spectra, spectra
 
 log = logging.getLogger(__name__)
@@ -83,20 +84,20 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
     if n_pairs:
         out.coherence = c = coherence((a, b) for _, a, b in noise_pairs())
         out.files.append(figures.coherence_figure(c, out.out_dir / "coherence.png",
-                                                  f"{run.name}: coherence of initial and optimised noise "
+                                                  f"{run.label}: coherence of initial and optimised noise "
                                                   f"(Welch, {c.nperseg}-sample segments)"))
         lo, hi = c.band()
         out.files.append(write_rows(out.out_dir / "coherence.csv", ["freq", "mean", "p25", "p75", "independent_floor"],
                                     zip(c.freqs, c.mean, lo, hi, c.floor)))
         out.spectra = s = spectra((a, b) for _, a, b in noise_pairs())
         out.files.append(figures.spectrum_figure(s, out.out_dir / "spectrum.png",
-                                                 f"{run.name}: radial power spectrum of the change"))
+                                                 f"{run.label}: radial power spectrum of the change"))
         out.files.append(write_rows(out.out_dir / "spectrum.csv", ["radius", "change_mean", "initial_mean"],
                                     zip(s.radii, s.change.mean(0), s.initial.mean(0))))
         note = next(iter(layout_notes), None)
         for _, (record, a, b) in zip(range(max_figures), noise_pairs()):
             images = [run.dir / record[k] if record.get(k) else None for k in ("initial_image", "image")]
-            title = f"{record['key']} (seed {record.get('seed')}): {figures.short(record['prompt'], 90)}"
+            title = f"{run.label}\n{record['key']} (seed {record.get('seed')}): {figures.short(record['prompt'], 90)}"
             out.files.append(figures.noise_figure(a, b, images, title, out.out_dir / "noise" / f"{record['key']}.png",
                                                   note))
         if n_pairs > max_figures:
@@ -105,21 +106,20 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
     with_curves = [r for r in run.records if r.get("curves")]
     if with_curves:
         out.files.append(figures.curves_figure(with_curves, out.out_dir / "curves.png",
-                                               f"{run.name}: per-iteration values ({len(with_curves)} item(s); "
+                                               f"{run.label}: per-iteration values ({len(with_curves)} item(s); "
                                                "dots: best iterate)"))
-    grid = figures.iterates_figure(run.dir, run.records[:max_figures], out.out_dir / "iterates.png",
-                                   f"{run.name}: images along the iterations")
-    if grid:
-        out.files.append(grid)
+    iterates = figures.iterates_figure(run.dir, run.records[:max_figures], out.out_dir / "iterates.png",
+                                       f"{run.label}: images along the iterations")
+    if iterates:
+        out.files.append(iterates)
 
     ps = figure5.points(run.evaluations(), run.records)
-    if ps:
+    if figure5.saved_iterates(ps):
         out.files.append(figure5.write_csv(ps, out.out_dir / "figure5.csv"))
-        f5 = figure5.figure(ps, out.out_dir / "figure5.png", f"{run.name}: metric against ReNO iterations")
-        if f5:
-            out.files.append(f5)
-        else:
-            out.notes.append("evaluation.jsonl has no scores of saved iterates (iter_XXX): no Figure 5")
+        out.files.append(figure5.figure(ps, out.out_dir / "figure5.png", f"{run.label}: metric against ReNO iterations"))
+    elif ps:
+        out.notes.append("evaluation.jsonl has no scores of saved iterates (iter_XXX; optimizer.save_every=k, "
+                         "then evaluate iterates=true): no Figure 5")
 
     out.files.append(write_summary(run, out))
     if wandb:
@@ -151,10 +151,8 @@ def write_summary(run: Run, out: Outputs) -> Path:
 
 
 def overrides_of(run_dir: Path) -> str:
-    path = run_dir / ".hydra" / "overrides.yaml"
-    if not path.exists():
-        return ""
-    return " ".join(str(o) for o in OmegaConf.load(path))
+    rc = read_config(run_dir)
+    return " ".join(rc.overrides) if rc else ""
 
 
 def analyse(path: str | Path, **kw) -> list[Outputs]:
@@ -172,6 +170,10 @@ def analyse(path: str | Path, **kw) -> list[Outputs]:
             log.warning("%s", e)
     if dirs != [path] and outputs:
         write_sweep_table(path, outputs)
+        runs = [Run.load(o.run_dir) for o in outputs]
+        made = grid.grid_figure(runs, path / "analysis" / "grid.png", kw.get("max_figures", 16))
+        if made:
+            log.info("%s: initial and best image of each job (%s)", made[0], "; ".join(made[1]) or "same initial images")
     return outputs
 
 
@@ -181,15 +183,15 @@ def write_sweep_table(sweep: Path, outputs: list[Outputs]) -> tuple[Path, Path]:
     names = [str(o.run_dir.relative_to(sweep)) for o in outputs]
     rows = outputs[0].table.rows
     any_comparable = any(o.table.note.startswith("comparable") for o in outputs)
-    md = ["| distance | " + " | ".join(names) + " | seed (SD-Turbo, Parti-Prompts) |", "|---" * (len(names) + 2) + "|"]
+    md = ["| distance | " + " | ".join(names) + f" | {dist.PRESENTATION} |", "|---" * (len(names) + 2) + "|"]
     for i, r in enumerate(rows):
         vals = [dist.fmt(o.table.rows[i].mean) for o in outputs]
-        seed = dist.fmt(dist.SEED_VALUES[r.name]) if any_comparable else "n/c"
-        md.append(f"| {r.label} | " + " | ".join(vals) + f" | {seed} |")
-    md += ["", "Jobs:"] + [f"- {n}: {overrides_of(o.run_dir) or '(no overrides)'}; seed values {o.table.note}"
-                          for n, o in zip(names, outputs)]
+        theirs = dist.fmt(dist.SEED_VALUES[r.name]) if any_comparable else "n/c"
+        md.append(f"| {r.label} | " + " | ".join(vals) + f" | {theirs} |")
+    md += ["", "Jobs:"] + [f"- {n}: {overrides_of(o.run_dir) or '(no overrides)'}; seed presentation's values "
+                          f"{o.table.note}" for n, o in zip(names, outputs)]
     (out_dir / "distances.md").write_text("\n".join(md) + "\n")
-    write_rows(out_dir / "distances.csv", ["job", "overrides", "distance", "mean", "std", "n", "seed_value"],
-               [[n, overrides_of(o.run_dir), r.name, dist.fmt(r.mean), dist.fmt(r.std), r.n, dist.fmt(r.seed)]
+    write_rows(out_dir / "distances.csv", ["job", "overrides", "distance", "mean", "std", "n", "seed_presentation"],
+               [[n, overrides_of(o.run_dir), r.name, dist.fmt(r.mean), dist.fmt(r.std), r.n, dist.fmt(r.presentation)]
                 for n, o in zip(names, outputs) for r in o.table.rows])
     return out_dir / "distances.md", out_dir / "distances.csv"

@@ -37,6 +37,7 @@ LABELS = {
     "random_noise_vs_random_latent": "random noise vs a generated latent (unpaired)",
 }
 RANDOM_SEED = 20241  # the fixed generator of the random-noise rows
+PRESENTATION = "seed presentation (SD-Turbo, Parti-Prompts)"  # the reference column's heading
 
 
 def l2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ class Row:
     mean: float
     std: float
     n: int
-    seed: float | None  # the seed presentation's value, when comparable
+    presentation: float | None  # the seed presentation's value, when comparable
 
     @property
     def label(self) -> str:
@@ -71,33 +72,33 @@ def stats(d: torch.Tensor) -> tuple[float, float, int]:
     n = d.numel()
     if n == 0:
         return math.nan, math.nan, 0
-    return d.mean().item(), (d.std().item() if n > 1 else 0.0), n
+    return d.mean().item(), (d.std().item() if n > 1 else math.nan), n  # no spread from one item: blank
 
 
 def comparable(run: Run) -> tuple[bool, str]:
-    """Whether the seed's numbers describe the same experiment: SD-Turbo with its real weights on
-    Parti-Prompts (read from the run's Hydra config). Returns (yes/no, why)."""
+    """Whether the seed presentation's numbers describe the same experiment: SD-Turbo with its real
+    weights on Parti-Prompts (read from the run's config). Returns (yes/no, why)."""
     cfg = run.config
     if cfg is None:
-        return False, "no .hydra/config.yaml: configuration unknown"
+        return False, "no run.yaml: configuration unknown"
     model = str(cfg.get("model", {}).get("_target_", "?"))
     bench = str(cfg.get("benchmark", {}).get("_target_", "?"))
     why = []
     if not model.endswith("SDTurbo"):
-        why.append(f"model {model.rsplit('.', 1)[-1]} (seed: SD-Turbo)")
+        why.append(f"model {model.rsplit('.', 1)[-1]} (seed presentation: SD-Turbo)")
     if cfg.get("random_init", False):
         why.append("random weights (random_init=true)")
     if not bench.endswith("PartiPrompts"):
-        why.append(f"benchmark {bench.rsplit('.', 1)[-1]} (seed: Parti-Prompts)")
+        why.append(f"benchmark {bench.rsplit('.', 1)[-1]} (seed presentation: Parti-Prompts)")
     if why:
         return False, "not comparable: " + "; ".join(why)
-    return True, "comparable: SD-Turbo with real weights on Parti-Prompts, as the seed"
+    return True, "comparable: SD-Turbo with real weights on Parti-Prompts, as in the seed presentation"
 
 
 @dataclass
 class Table:
     rows: list[Row]
-    note: str  # whether the seed's numbers are comparable, and why
+    note: str  # whether the seed presentation's numbers are comparable, and why
     shape: tuple[int, ...] | None  # the latent shape, None when no item has saved noises
 
 
@@ -129,11 +130,12 @@ def fmt(x: float | None) -> str:
 
 
 def markdown(table: Table) -> str:
-    lines = ["| distance | ours (mean) | sd | n | seed (SD-Turbo, Parti-Prompts) |", "|---|---|---|---|---|"]
+    lines = [f"| distance | ours (mean) | sd | n | {PRESENTATION} |", "|---|---|---|---|---|"]
     for r in table.rows:
-        seed = fmt(r.seed) if r.seed is not None else "n/c"
-        lines.append(f"| {r.label} | {fmt(r.mean)} | {fmt(r.std)} | {r.n} | {seed} |")
-    lines += ["", f"Seed values: {table.note}" + ("" if table.note.startswith("comparable") else " (n/c)") + "."]
+        theirs = fmt(r.presentation) if r.presentation is not None else "n/c"
+        lines.append(f"| {r.label} | {fmt(r.mean)} | {fmt(r.std)} | {r.n} | {theirs} |")
+    lines += ["", f"Seed presentation's values: {table.note}"
+              + ("" if table.note.startswith("comparable") else " (n/c)") + "."]
     if table.shape is not None:
         d = math.prod(table.shape)
         lines.append(f"Latent shape {table.shape}, d = {d}: independent N(0, I) noises lie about "
@@ -147,7 +149,7 @@ def write(table: Table, out_dir: Path) -> tuple[Path, Path]:
     md.write_text(markdown(table))
     with cs.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["distance", "label", "mean", "std", "n", "seed_value"])
+        w.writerow(["distance", "label", "mean", "std", "n", "seed_presentation"])
         for r in table.rows:
-            w.writerow([r.name, r.label, fmt(r.mean), fmt(r.std), r.n, fmt(r.seed)])
+            w.writerow([r.name, r.label, fmt(r.mean), fmt(r.std), r.n, fmt(r.presentation)])
     return md, cs

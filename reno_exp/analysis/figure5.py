@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from reno_exp.analysis.figures import save
 
@@ -82,9 +83,15 @@ def write_csv(ps: list[Point], path: Path) -> Path:
     return path
 
 
+def saved_iterates(ps: list[Point]) -> bool:
+    """Whether any score is of a saved iterate (iter_XXX past 0): without them there is no curve."""
+    return any(p.iteration for p in ps)
+
+
 def figure(ps: list[Point], path: Path, title: str = "") -> Path | None:
-    """One panel per metric; a line per group over the iterations, its best-image level dotted."""
-    metrics = sorted({p.metric for p in ps if p.iteration is not None})
+    """One panel per metric with saved iterates; a line per group over the iterations, its best-image
+    level dotted. None when no metric scored a saved iterate (initial and best alone are no curve)."""
+    metrics = sorted({p.metric for p in ps if p.iteration})
     if not metrics:
         return None
     fig = Figure(figsize=(5.5 * len(metrics), 4), layout="constrained")
@@ -102,6 +109,11 @@ def figure(ps: list[Point], path: Path, title: str = "") -> Path | None:
             if best:
                 ax.axhline(best[0].mean, color=h.get_color(), ls=":", lw=1)
         ax.set_xlabel("ReNO iterations")
+        its = sorted({p.iteration for p in ps if p.metric == metric and p.iteration is not None})
+        if len(its) <= 12:  # ticks at the scored iterations themselves
+            ax.set_xticks(its)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"{metric} (mean over images)")
         ax.set_title(metric)
         ax.grid(alpha=0.3)

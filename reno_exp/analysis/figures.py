@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from reno_exp.analysis import fonts
 from reno_exp.analysis.coherence import Coherence
 from reno_exp.analysis.spectra import LOW, Spectra
 
@@ -35,8 +37,10 @@ def noise_rgb(x: torch.Tensor) -> np.ndarray:
     return np.clip(a.transpose(1, 2, 0) / (2 * NOISE_RANGE) + 0.5, 0, 1)
 
 
-def short(text: str, width: int = 60) -> str:
-    return textwrap.shorten(text, width, placeholder="...")
+def short(prompt: str, width: int = 60) -> str:
+    """A prompt shortened for a figure, every character drawable (see ``fonts``); draw it with
+    ``**fonts.style()``."""
+    return fonts.text(textwrap.shorten(prompt, width, placeholder="..."))
 
 
 def noise_figure(initial: torch.Tensor, best: torch.Tensor, images: list[Path | None], title: str, path: Path,
@@ -62,7 +66,7 @@ def noise_figure(initial: torch.Tensor, best: torch.Tensor, images: list[Path | 
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10)
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=10, **fonts.style())
     return save(fig, path)
 
 
@@ -138,6 +142,7 @@ def curves_figure(records: list[dict], path: Path, title: str = "") -> Path:
                 ax.plot(np.arange(n), np.nanmean(padded, 0), "k", lw=2, label="mean over items")
         ax.set_title(name)
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     for ax in axes[len(panels):]:
         ax.axis("off")
@@ -169,6 +174,6 @@ def iterates_figure(run_dir: Path, records: list[dict], path: Path, title: str =
             if p.exists():
                 ax.imshow(Image.open(p).convert("RGB"))
             ax.set_title(cell[1], fontsize=8)
-        axes[i, 0].set_ylabel(f"{r['key']}\n{short(r['prompt'], 24)}", fontsize=7)
+        axes[i, 0].set_ylabel(f"{r['key']}\n{short(r['prompt'], 24)}", fontsize=7, **fonts.style())
     fig.suptitle(title or "Images along the iterations", fontsize=10)
     return save(fig, path)

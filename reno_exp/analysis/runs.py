@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file
 
 from reno_exp.records import RESULTS, read_records
+from reno_exp.rundir import read_info
 
 EVALUATION = "evaluation.jsonl"
 NOISE_KEYS = ("initial_noise", "best_noise", "initial_latent", "best_latent")
@@ -36,10 +37,18 @@ class Run:
         return self.dir.name
 
     @cached_property
+    def setup(self) -> RunConfig | None:
+        """What the run was made with (None when the run was not made by the app)."""
+        return read_config(self.dir)
+
+    @property
     def config(self) -> DictConfig | None:
-        """The run's composed config as Hydra saved it (None when the run was not made by the app)."""
-        path = self.dir / ".hydra" / "config.yaml"
-        return OmegaConf.load(path) if path.exists() else None
+        return self.setup.config if self.setup else None
+
+    @property
+    def label(self) -> str:
+        """The configuration in a few words, for figure titles (the directory name without a config)."""
+        return describe(self.setup) if self.setup else self.name
 
     def noises(self, record: dict) -> dict[str, torch.Tensor] | None:
         """initial/best noise and latent of one item, each (1, *latent_shape) float32; None if absent."""
@@ -63,6 +72,42 @@ class Run:
             if isinstance(row, dict) and {"key", "image_set", "metric", "score"} <= set(row):
                 rows.append(row)
         return rows
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run was made with: its composed config, the option chosen in each config group (model:
+    sd_turbo) and the command line's overrides."""
+
+    config: DictConfig
+    choices: dict[str, str]
+    overrides: list[str]
+
+
+def read_config(run_dir: str | Path) -> RunConfig | None:
+    """A run's configuration as its own run.yaml holds it: the result-affecting config, the option chosen
+    in each config group and the command line's overrides. None when there is none; a damaged or
+    foreign file is a UserError naming it."""
+    info = read_info(run_dir)
+    return None if info is None else RunConfig(info.cfg(), info.choices, info.overrides)
+
+
+def describe(rc: RunConfig) -> str:
+    """'sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates': model, rewards with weights, method."""
+    cfg = rc.config
+    model = rc.choices.get("model") or str(OmegaConf.select(cfg, "model._target_", default="?")).rsplit(".", 1)[-1]
+    if OmegaConf.select(cfg, "random_init", default=False):
+        model += " (random weights)"
+    rewards = OmegaConf.select(cfg, "reward", default=None) or {}
+
+    def weight(r) -> str:
+        w = OmegaConf.select(r, "weight", default=None) if isinstance(r, DictConfig) else None
+        return f" {w:g}" if isinstance(w, (int, float)) else ""
+
+    weights = " + ".join(f"{name}{weight(r)}" for name, r in rewards.items()) or "no reward"
+    method = str(OmegaConf.select(cfg, "optimizer.method", default="") or rc.choices.get("optimizer", "?"))
+    n = OmegaConf.select(cfg, "optimizer.n_iters", default=None)
+    return f"{model} | {weights} | {method}" + (f", {n} iterates" if n is not None else "")
 
 
 def run_dirs(path: str | Path) -> list[Path]:

@@ -8,18 +8,19 @@ init that fails (no key, no network) falls back to offline with one warning.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from reno_exp.analysis.distances import Table
 from reno_exp.analysis.runs import Run
+from reno_exp.rundir import latest_launch
 
 log = logging.getLogger(__name__)
 
 
 def settings_of(run: Run) -> dict | None:
     """project/entity/mode/group of the run's W&B logger, or None when the run did not use W&B."""
-    cfg = run.config
-    logger = (cfg or {}).get("logger") or {}
+    logger = latest_launch(run.dir).get("logger") or {}  # logging is not part of the run's identity
     if not str(logger.get("_target_", "")).endswith("WandbLogger"):
         return None
     return {k: logger.get(k) for k in ("project", "entity", "mode", "group")}
@@ -49,9 +50,10 @@ def publish(run: Run, out_dir: Path, pictures: list[Path], table: Table | None, 
         data = {f"analysis/{p.relative_to(out_dir).with_suffix('').as_posix()}": wandb.Image(str(p))
                 for p in pictures}
         if table is not None:
-            cols = ["distance", "ours_mean", "ours_sd", "n", "seed_value"]
+            cols = ["distance", "ours_mean", "ours_sd", "n", "seed_presentation"]
+            blank = lambda x: None if x is None or math.isnan(x) else x  # noqa: E731 (no sd from one item)
             data["analysis/distances"] = wandb.Table(
-                columns=cols, data=[[r.label, r.mean, r.std, r.n, r.seed] for r in table.rows]
+                columns=cols, data=[[r.label, blank(r.mean), blank(r.std), r.n, r.presentation] for r in table.rows]
             )
         wb.log(data)
     finally:

@@ -15,8 +15,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 
 def place(src: Path, dst: Path) -> bool:
     if dst.exists():
@@ -30,7 +28,7 @@ def place(src: Path, dst: Path) -> bool:
 
 
 def collect(sweep: Path, out: Path) -> int:
-    from reno_exp.tables import find_jobs
+    from reno_exp.tables.jobs import find_jobs
 
     placed = 0
     for job in find_jobs(sweep):
@@ -40,7 +38,7 @@ def collect(sweep: Path, out: Path) -> int:
                 continue
             target = out / job.model / job.reward / suite
             if suite == "t2i_compbench":
-                target = target / OmegaConf.load(job.dir / ".hydra" / "config.yaml").benchmark.category
+                target = target / job.info.config["benchmark"]["category"]
             for path in sorted(root.rglob("*")):
                 if path.is_file() and ".tmp" not in path.name:
                     placed += place(path, target / path.relative_to(root))

@@ -46,9 +46,16 @@ class PartiPromptsConfig(BenchmarkConfig):
     seeds: list[int] = field(default_factory=lambda: [0])
 
 
+@dataclass
+class ExamplePromptsConfig(BenchmarkConfig):
+    _target_: str = "reno_exp.benchmarks.example_prompts.ExamplePrompts"
+    seeds: list[int] = field(default_factory=lambda: [0])  # one image per prompt, as the authors
+
+
 SCHEMAS = {
     "single": SinglePromptConfig,
     "t2i_compbench": T2ICompBenchConfig,
     "geneval": GenEvalConfig,
     "parti_prompts": PartiPromptsConfig,
+    "example_prompts": ExamplePromptsConfig,
 }

@@ -8,6 +8,13 @@ counting exact. Thresholds: 0.3, 0.9 for the counting tag; at most 16 objects pe
 extra non-maximum suppression (overlap 1.0). Relative position compares box centres after shrinking
 the offset by 0.1 x (the sum of the two boxes' sizes) on each axis; a direction holds when its
 share of the (unshrunk) offset's length exceeds 0.5.
+
+Arithmetic as upstream (evaluation/evaluate_images.py): mmdet's boxes and scores are float32 arrays, so
+scores are compared with the thresholds in float32 (a score of exactly float32(0.3) is not above 0.3,
+since 0.3 is itself taken as float32), and box centres, sizes, offsets and IoUs are float32 too.
+Detections of a class are ordered by ``np.argsort(scores)[::-1]``: equal scores come out in reverse
+detector order (numpy 1.23's quicksort is an insertion sort, thus stable, up to 17 elements; here the
+sort is always stable, so longer runs of ties keep that same reverse order).
 """
 
 from __future__ import annotations
@@ -44,28 +51,38 @@ class Detection:
 
 
 def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """GenEval's IoU, with the +1 pixel convention of inclusive box corners."""
+    """GenEval's compute_iou (evaluate_images.py:130-137): +1 pixel convention of inclusive box corners,
+    float32 like mmdet's boxes, and 0 where the union is 0 (upstream's own guard)."""
+    a, b = np.asarray(a[:4], dtype=np.float32), np.asarray(b[:4], dtype=np.float32)
 
     def area(box):
         return max(box[2] - box[0] + 1, 0) * max(box[3] - box[1] + 1, 0)
 
     inter = area([max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])])
     union = area(a) + area(b) - inter
-    return inter / union if union else 0.0
+    return float(inter / union) if union else 0.0
+
+
+def upstream_order(scores: Sequence[float]) -> list[int]:
+    """``np.argsort(scores)[::-1]`` of evaluate_images.py:232 with a stable sort: most confident first,
+    equal scores in reverse detector order."""
+    return np.argsort(np.asarray(scores, dtype=np.float32), kind="stable")[::-1].tolist()
 
 
 def select(detections: dict[str, list[Detection]], threshold: float, th: Thresholds) -> dict[str, list[Detection]]:
-    """Per class: strictly above the threshold, most confident first, at most ``max_objects``, greedy
-    suppression of overlaps at ``max_overlap`` (off at 1.0). Classes left empty are dropped."""
+    """Per class (evaluate_images.py:231-244): most confident first, strictly above the threshold in
+    float32, at most ``max_objects``, greedy suppression of overlaps at ``max_overlap`` (off at 1.0).
+    Classes left empty are dropped."""
     out = {}
     for name, dets in detections.items():
-        order = sorted((d for d in dets if d.score > threshold), key=lambda d: -d.score)[: th.max_objects]
+        scores = np.asarray([d.score for d in dets], dtype=np.float32)
+        order = [i for i in upstream_order(scores) if scores[i] > np.float32(threshold)][: th.max_objects]
         kept = []
         while order:
-            best = order.pop(0)
+            best = dets[order.pop(0)]
             kept.append(best)
             if th.max_overlap < 1:
-                order = [d for d in order if box_iou(best.box, d.box) < th.max_overlap]
+                order = [i for i in order if np.float32(box_iou(best.box, dets[i].box)) < np.float32(th.max_overlap)]
         if kept:
             out[name] = kept
     return out
@@ -73,7 +90,7 @@ def select(detections: dict[str, list[Detection]], threshold: float, th: Thresho
 
 def relative_position(a: Sequence[float], b: Sequence[float], margin: float = 0.1) -> set[str]:
     """Where box ``a`` is relative to box ``b``: a subset of {left of, right of, above, below}."""
-    boxes = np.asarray([a[:4], b[:4]], dtype=np.float64).reshape(2, 2, 2)
+    boxes = np.asarray([a[:4], b[:4]], dtype=np.float32).reshape(2, 2, 2)  # float32 like mmdet's boxes
     center_a, center_b = boxes.mean(axis=-2)
     dim_a, dim_b = np.abs(np.diff(boxes, axis=-2))[..., 0, :]
     offset = center_a - center_b

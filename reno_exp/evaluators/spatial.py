@@ -75,8 +75,8 @@ class OwlDetector:
         side = max(image.size) * unidet_scale(*image.size)
         cx, cy, w, h = (out.pred_boxes[0].float() * side).unbind(-1)
         boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
-        keep = (scores > self.threshold).nonzero()[:, 0]
-        keep = keep[scores[keep].argsort(descending=True)]
+        keep = (scores > self.threshold).nonzero()[:, 0].tolist()
+        keep = [keep[j] for j in rules.by_confidence([float(scores[i]) for i in keep])]
         return [rules.Found(names[int(labels[i])], rules.Box(*boxes[i].tolist()), float(scores[i])) for i in keep]
 
 

@@ -3,7 +3,8 @@
 Attribute binding (colour, shape, texture): one VQA question "<noun phrase>?" per spaCy noun chunk
 of the prompt (chunks "top", "the side", "the left", "the right" dropped; at most 8), each answered
 by BLIP-VQA as p = P(yes) / (P(yes) + P(no)) from the decoder's first step; the image's score is the
-product of the answers. Spatial: the first and last nouns (complex prompts: the nouns around the
+product of the answers, with the official arithmetic: each answer written with 4 decimals, the product
+taken in float32, the product written with 4 decimals (``attribute_score``). Spatial: the first and last nouns (complex prompts: the nouns around the
 spatial preposition) looked up among the detections; each found object adds 0.25 x its confidence,
 a pair adds half of the box-centre rule's score, and totals below 0.5 become 0. Complex ("3-in-1"):
 the mean of the attribute score and of the spatial and/or action (CLIP, adjectives removed) scores,
@@ -12,11 +13,11 @@ according to the sub-list the prompt comes from.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 # T2I-CompBench's BLIP_vqa.py
@@ -65,9 +66,29 @@ def yes_probability(logits: torch.Tensor, yes_id: int, no_id: int) -> torch.Tens
     return p[:, yes_id] / (p[:, yes_id] + p[:, no_id])
 
 
+def round4(x: float) -> float:
+    """A number as T2I-CompBench writes it: ``'{:.4f}'.format(x)`` read back (correctly rounded)."""
+    return float(f"{x:.4f}")
+
+
 def attribute_score(answers: Sequence[float]) -> float:
-    """Product of the per-phrase answers (1.0 for a prompt without noun phrases: nothing asked)."""
-    return float(math.prod(answers))
+    """The image's BLIP-VQA score exactly as the official script computes it (1.0 without questions).
+
+    models/blip_vqa.py:125 writes each answer as '{:.4f}'; BLIP_vqa.py:80,104 reads it back into a
+    float32 tensor (questions not asked are 1), :108-110 multiply the columns in float32, :117 writes
+    the product as '{:.4f}'. So round4(prod_f32(round4(a_i))): e.g. [0.5, 0.0001] gives 0.0, where a
+    float64 product (5.0000000000000002e-05) would round up to 0.0001."""
+    product = np.float32(1.0)
+    for a in answers:
+        product = np.float32(product * np.float32(round4(a)))
+    return round4(float(product))
+
+
+def by_confidence(scores: Sequence[float]) -> list[int]:
+    """Indices of detections, most confident first; equal scores keep the detector's order (a stable
+    sort: the official UniDet/detectron2 output is score-sorted with an unspecified order of ties, and
+    the rule then takes the first detection of each name)."""
+    return sorted(range(len(scores)), key=lambda i: -scores[i])
 
 
 def relation_of(prompt: str) -> str | None:
@@ -94,7 +115,9 @@ def position_score(relation: str | None, box1: Box, box2: Box, iou_threshold: fl
                    distance_threshold: float = 150) -> float:
     """How well box1 stands in ``relation`` to box2, in [0, 1] (T2I-CompBench's determine_position).
 
-    Distances are in pixels of the detector's input (shorter side 479, longer at most 480)."""
+    Distances are in pixels of the detector's input (shorter side 479, longer at most 480). Where both
+    boxes have zero area the union is 0: the official code divides by it (UniDet_eval/2D_spatial_eval.py:39,
+    a ZeroDivisionError that ends the whole evaluation); here the IoU is 0 (nothing overlaps)."""
     (x1, y1), (x2, y2) = box1.center, box2.center
     dx, dy = x2 - x1, y2 - y1
     ix = max(0.0, min(box1.x_max, box2.x_max) - max(box1.x_min, box2.x_min))

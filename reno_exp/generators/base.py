@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reno_exp.collate import collate
 from reno_exp.errors import UserError
 
 
@@ -23,6 +24,15 @@ class Generation:
 
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def auto_dtype(target: str, device: str) -> str:
+    """``model.dtype=auto``: the model's own half precision on CUDA, float32 elsewhere (on CPUs half
+    precision is 50-100x slower, and the meta device measures what CUDA will use)."""
+    from hydra.utils import get_class
+
+    cuda = torch.device(device).type in ("cuda", "meta")
+    return get_class(target).cuda_dtype if cuda else "float32"
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -41,6 +51,9 @@ class OneStepGenerator(nn.Module):
     """Base class. Subclasses set ``latent_shape`` and implement ``encode_prompt`` and ``forward``."""
 
     latent_shape: tuple[int, ...]  # shape of one noise sample, without the batch dimension
+    cuda_dtype = "float16"  # the networks' dtype on CUDA with model.dtype=auto, as the authors run the model
+    compile_targets: tuple[str, ...] = ()  # submodules that compile=true compiles (the denoiser, the VAE decoder)
+    evaluations_per_call: int = 1  # denoiser evaluations per forward (what one iterate costs)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: str = "float32"):
         super().__init__()
@@ -58,8 +71,13 @@ class OneStepGenerator(nn.Module):
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> Any:
-        """Prompt conditioning, computed once per prompt and reused for every iteration."""
+        """Prompt conditioning, computed once per prompt and reused for every iteration: tensors with a
+        batch dimension of 1 (in dicts or dataclasses), so that ``collate`` can batch items."""
         raise NotImplementedError
+
+    def collate(self, conds: list[Any]) -> Any:
+        """The conditioning of a batch of items, in batch order (a prompt's tensors once per item)."""
+        return collate(conds)
 
     def forward(self, noise: torch.Tensor, cond: Any) -> Generation:
         raise NotImplementedError

@@ -11,7 +11,9 @@ from omegaconf import MISSING
 class GeneratorConfig:
     _target_: str = MISSING
     resolution: int = 512
-    dtype: str = "float16"  # float32 | float16 | bfloat16, of the networks; the noise stays float32
+    # auto | float32 | float16 | bfloat16, of the networks (the noise stays float32); auto: the model's own
+    # half precision on CUDA (float16; bfloat16 for FLUX and SANA), float32 on a CPU
+    dtype: str = "auto"
     gradient_checkpointing: bool = False
 
 
@@ -20,6 +22,7 @@ class TinyGeneratorConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.tiny.TinyGenerator"
     resolution: int = 64
     dtype: str = "float32"
+    num_inference_steps: int = 1
     weights_seed: int = 0  # the random weights are a function of this seed alone
 
 
@@ -27,6 +30,7 @@ class TinyGeneratorConfig(GeneratorConfig):
 class SDTurboConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sd_turbo.SDTurbo"
     hub_id: str = "stabilityai/sd-turbo"
+    num_inference_steps: int = 1  # k > 1: k Euler steps (trailing grid), the gradient through all of them
     vae_checkpointing: bool = False
 
 SCHEMAS = {"tiny": TinyGeneratorConfig, "sd_turbo": SDTurboConfig}
@@ -38,6 +42,8 @@ class SDXLTurboConfig(GeneratorConfig):
     hub_id: str = "stabilityai/sdxl-turbo"
     vae_id: str = "madebyollin/sdxl-vae-fp16-fix"  # "" : the VAE in hub_id
     variant: str | None = None  # "fp16": the half-size weight files the authors download (same values)
+    num_inference_steps: int = 1  # k > 1: k Euler ancestral steps (trailing grid), the gradient through all
+    ancestral_seed: int = 0  # seeds the noise ancestral steps add (one CPU generator per item, every call)
     vae_checkpointing: bool = False
     vae_tiling: bool = False  # tiled decode: less memory, slightly different pixels near tile seams
     offload_text_encoders: bool = False  # encoders wait on the CPU between prompts
@@ -82,7 +88,6 @@ class PixArtDMDConfig(GeneratorConfig):
 class FluxSchnellConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.flux_schnell.FluxSchnell"
     hub_id: str = "black-forest-labs/FLUX.1-schnell"
-    dtype: str = "bfloat16"
     num_inference_steps: int = 1
     guidance_scale: float = 0.0  # unused by schnell (no guidance embedder)
     max_sequence_length: int = 256
@@ -99,7 +104,6 @@ class SanaSprintConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sana_sprint.SanaSprint"
     hub_id: str = "Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers"
     resolution: int = 1024
-    dtype: str = "bfloat16"
     guidance_scale: float = 4.5  # embedded guidance (the pipeline's default)
     max_timesteps: float = 1.5708
     max_sequence_length: int = 300

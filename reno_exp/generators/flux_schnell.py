@@ -24,8 +24,9 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
 from reno_exp import hub
+from reno_exp.errors import UserError
 from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, cpu_scheduler
 from reno_exp.generators.transformer_one_step import TransformerOneStep
 from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
@@ -41,8 +42,16 @@ def random_flux_parts(num_layers=None, num_single_layers=None, text_encoder_laye
         "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
         "text_encoder": CLIPTextModel(CLIPTextConfig(**arch(MODEL, "text_encoder"))),
         "text_encoder_2": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder_2", num_layers=text_encoder_layers))),
-        "scheduler": FlowMatchEulerDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
+        "scheduler": cpu_scheduler(FlowMatchEulerDiscreteScheduler, arch(MODEL, "scheduler")),
     }
+
+
+def random_flux(max_sequence_length: int = 256, num_layers=None, num_single_layers=None,
+                text_encoder_layers=None) -> dict:
+    """Every part of FLUX.1-schnell with seeded random weights and offline tokenizers."""
+    with seeded_init():
+        parts = random_flux_parts(num_layers, num_single_layers, text_encoder_layers)
+    return {**parts, "tokenizer": offline_clip_tokenizer(), "tokenizer_2": offline_t5_tokenizer(max_sequence_length)}
 
 
 def load_flux_parts(hub_id: str, dtype: torch.dtype) -> dict:
@@ -61,6 +70,8 @@ def load_flux_parts(hub_id: str, dtype: torch.dtype) -> dict:
 
 
 class FluxSchnell(TransformerOneStep):
+    cuda_dtype = "bfloat16"
+
     def __init__(
         self,
         hub_id: str = "black-forest-labs/FLUX.1-schnell",
@@ -81,14 +92,10 @@ class FluxSchnell(TransformerOneStep):
     ):
         check_depth_overrides(random_init, num_layers=num_layers, num_single_layers=num_single_layers,
                               text_encoder_layers=text_encoder_layers)
+        if num_inference_steps < 1:
+            raise UserError(f"model.num_inference_steps must be at least 1, got {num_inference_steps}")
         if random_init:
-            with seeded_init():
-                parts = random_flux_parts(num_layers, num_single_layers, text_encoder_layers)
-            parts = {
-                **parts,
-                "tokenizer": offline_clip_tokenizer(),
-                "tokenizer_2": offline_t5_tokenizer(max_sequence_length),
-            }
+            parts = random_flux(max_sequence_length, num_layers, num_single_layers, text_encoder_layers)
         else:
             parts = load_flux_parts(hub_id, getattr(torch, dtype))
         vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
@@ -103,6 +110,7 @@ class FluxSchnell(TransformerOneStep):
             vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
         )
         self.tokenizer, self.tokenizer_2 = parts["tokenizer"], parts["tokenizer_2"]
+        self.source = "random_init" if random_init else hub_id  # where the weights came from: the FLUX transfer reuses these parts if the same
         self.vae_scale_factor = vae_factor
         self.num_inference_steps = num_inference_steps
         self.guidance_scale = guidance_scale
@@ -111,6 +119,10 @@ class FluxSchnell(TransformerOneStep):
         self.register_buffer(
             "img_ids", FluxPipeline._prepare_latent_image_ids(1, side, side, self.device, self.dtype), persistent=False
         )
+
+    @property
+    def evaluations_per_call(self) -> int:
+        return self.num_inference_steps
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> dict:
@@ -124,7 +136,6 @@ class FluxSchnell(TransformerOneStep):
         return {
             "pooled_projections": pooled.to(self.dtype),
             "encoder_hidden_states": embeds.to(self.dtype),
-            "txt_ids": torch.zeros(embeds.shape[1], 3, device=self.device, dtype=self.dtype),
         }
 
     def _set_timesteps(self):
@@ -144,11 +155,13 @@ class FluxSchnell(TransformerOneStep):
         guidance = None
         if self.transformer.config.guidance_embeds:
             guidance = torch.full((noise.shape[0],), self.guidance_scale, device=self.device, dtype=torch.float32)
+        # text positions are all zero and shared by every item (no batch dimension): not per-prompt conditioning
+        txt_ids = torch.zeros(cond["encoder_hidden_states"].shape[1], 3, device=self.device, dtype=self.dtype)
         x = noise
         for t in self.scheduler.timesteps:
             v = self.transformer(
                 hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.dtype) / 1000,
-                guidance=guidance, img_ids=self.img_ids, return_dict=False, **cond,
+                guidance=guidance, img_ids=self.img_ids, txt_ids=txt_ids, return_dict=False, **cond,
             )[0]
             x = self.scheduler.step(v.float(), t, x, return_dict=False)[0]
         return x

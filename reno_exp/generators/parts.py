@@ -31,6 +31,13 @@ def arch(model: str, part: str, **overrides) -> dict:
     return cfg
 
 
+def cpu_scheduler(cls, config: dict, **overrides):
+    """``cls.from_config(config)`` on the CPU whatever the default device: schedulers keep CPU tensors, and a
+    build under ``torch.device("meta")`` (parameter counts without memory) must not put them on meta."""
+    with torch.device("cpu"):
+        return cls.from_config(config, **overrides)
+
+
 def check_depth_overrides(random_init: bool, **overrides) -> None:
     given = {k: v for k, v in overrides.items() if v is not None}
     if given and not random_init:

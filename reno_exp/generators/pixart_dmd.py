@@ -105,13 +105,13 @@ class PixArtDMD(TransformerOneStep):
             embeds = self.text["text_encoder"](tokens.input_ids.to(self.device), attention_mask=mask)[0]
         return {"encoder_hidden_states": embeds.to(self.dtype), "encoder_attention_mask": mask}
 
-    def micro_conditions(self) -> dict:
+    def micro_conditions(self, batch: int) -> dict:
         # only the 1024-px PixArt-alpha transformers (sample_size 128) take resolution and aspect ratio
         if self.transformer.config.sample_size != 128:
             return {"resolution": None, "aspect_ratio": None}
         r = float(self.resolution)
-        return {"resolution": torch.tensor([[r, r]], dtype=self.dtype, device=self.device),
-                "aspect_ratio": torch.tensor([[1.0]], dtype=self.dtype, device=self.device)}
+        return {"resolution": torch.tensor([[r, r]], dtype=self.dtype, device=self.device).expand(batch, 2),
+                "aspect_ratio": torch.tensor([[1.0]], dtype=self.dtype, device=self.device).expand(batch, 1)}
 
     def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
         # reset on every call: the scheduler keeps a step index
@@ -122,7 +122,7 @@ class PixArtDMD(TransformerOneStep):
         pred = self.transformer(
             model_in,
             timestep=t.reshape(1).expand(noise.shape[0]).to(self.device),
-            added_cond_kwargs=self.micro_conditions(),
+            added_cond_kwargs=self.micro_conditions(noise.shape[0]),
             return_dict=False,
             **cond,
         )[0]

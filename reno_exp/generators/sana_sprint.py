@@ -55,6 +55,8 @@ def load_sana_parts(hub_id: str, dtype: torch.dtype) -> dict:
 
 
 class SanaSprint(TransformerOneStep):
+    cuda_dtype = "bfloat16"
+
     def __init__(
         self,
         hub_id: str = "Efficient-Large-Model/Sana_Sprint_1.6B_1024px_diffusers",

@@ -1,4 +1,5 @@
 """SD-Turbo (ADD-distilled SD 2.1): Euler, trailing spacing, t = 999, no guidance, 512 px.
+``num_inference_steps = k``: k Euler steps on the trailing grid (999, 499 for k = 2), differentiated through.
 
 From ``stabilityai/sd-turbo`` (or any local directory in the same layout), or with ``random_init`` the
 same architecture from the configs in ``architectures/sd_turbo/`` with random weights, offline.
@@ -15,6 +16,7 @@ from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionMode
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from reno_exp import hub
+from reno_exp.generators.parts import cpu_scheduler
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
 
@@ -32,20 +34,22 @@ def random_sd_turbo_parts() -> dict:
             "vae": AutoencoderKL.from_config(arch("vae")),
             "text_encoder": CLIPTextModel(CLIPTextConfig(**arch("text_encoder"))),
             "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
-            "scheduler": EulerDiscreteScheduler.from_config(arch("scheduler")),
+            "scheduler": cpu_scheduler(EulerDiscreteScheduler, arch("scheduler")),
         }
 
 
-def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype) -> dict:
+def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype, scheduler_cls=EulerDiscreteScheduler,
+                        variant: str | None = None) -> dict:
+    """The parts of an SD 2.x pipeline repo; the scheduler is ``scheduler_cls`` built from the repo's config."""
     def get(cls, sub, **kw):
         return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
 
     return {
-        "unet": get(UNet2DConditionModel, "unet", torch_dtype=dtype),
-        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype),
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype),
+        "unet": get(UNet2DConditionModel, "unet", torch_dtype=dtype, variant=variant),
+        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype, variant=variant),
+        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
         "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
-        "scheduler": get(EulerDiscreteScheduler, "scheduler"),
+        "scheduler": get(scheduler_cls, "scheduler"),
     }
 
 
@@ -55,6 +59,7 @@ class SDTurbo(CLIPTextUNetOneStep):
         hub_id: str = "stabilityai/sd-turbo",
         resolution: int = 512,
         dtype: str = "float16",
+        num_inference_steps: int = 1,
         gradient_checkpointing: bool = False,
         vae_checkpointing: bool = False,
         random_init: bool = False,
@@ -66,6 +71,7 @@ class SDTurbo(CLIPTextUNetOneStep):
             resolution=resolution,
             device=device,
             dtype=dtype,
+            num_inference_steps=num_inference_steps,
             gradient_checkpointing=gradient_checkpointing,
             vae_checkpointing=vae_checkpointing,
         )

@@ -15,7 +15,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from reno_exp import hub
-from reno_exp.generators.parts import TextEncoders, arch
+from reno_exp.generators.parts import TextEncoders, arch, cpu_scheduler
 from reno_exp.generators.unet_one_step import UNetOneStep
 from reno_exp.hub import seeded_init
 from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
@@ -96,8 +96,20 @@ def random_sdxl(model: str, scheduler_cls, text_encoder_layers: int | None = Non
         # CLIP-L pads with <|endoftext|>; the OpenCLIP-bigG tokenizer of SDXL pads with "!"
         "tokenizer": offline_clip_tokenizer(),
         "tokenizer_2": offline_clip_tokenizer(pad_token="!"),
-        "scheduler": scheduler_cls.from_config(arch(model, "scheduler")),
+        "scheduler": cpu_scheduler(scheduler_cls, arch(model, "scheduler")),
     }
+
+
+def load_sdxl_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
+    """Text encoders, tokenizers, UNet of an SDXL pipeline repo, and the VAE of ``vae_id`` ("" : the repo's)."""
+    parts = load_sdxl_text_parts(hub_id, dtype, variant)
+    parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
+                             torch_dtype=dtype, variant=variant)
+    vae_args = (vae_id,) if vae_id else (hub_id,)
+    vae_kw = {} if vae_id else {"subfolder": "vae", "variant": variant}
+    parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
+                            torch_dtype=dtype, **vae_kw)
+    return parts
 
 
 def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:

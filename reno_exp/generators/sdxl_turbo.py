@@ -1,6 +1,8 @@
 """SDXL-Turbo (ADD-distilled SDXL) as the ReNO authors run it: 512 px, Euler ancestral with trailing spacing
 (one step from t = 999, noise scaled by the scheduler's initial sigma, about 14.6), no guidance, and the
-fp16-safe VAE ``madebyollin/sdxl-vae-fp16-fix``; everything in float16.
+fp16-safe VAE ``madebyollin/sdxl-vae-fp16-fix``; everything in float16. ``num_inference_steps = k``: k
+steps on the trailing grid, differentiated through; the ancestral noise the steps add is drawn from CPU
+generators seeded with ``ancestral_seed``, one per item (see unet_one_step).
 
 From ``stabilityai/sdxl-turbo`` (or a local directory in the same layout), or with ``random_init`` the same
 architecture from ``architectures/sdxl_turbo/`` with random weights, offline.
@@ -11,13 +13,13 @@ encoder (with projection) 694,659,840; total 3,468,837,867.
 from __future__ import annotations
 
 import torch
-from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+from diffusers import EulerAncestralDiscreteScheduler
 
 from reno_exp import hub
 from reno_exp.generators.parts import check_depth_overrides
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
-    load_sdxl_text_parts,
+    load_sdxl_parts,
     random_sdxl,
 )
 
@@ -25,13 +27,7 @@ MODEL = "sdxl_turbo"
 
 
 def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
-    parts = load_sdxl_text_parts(hub_id, dtype, variant)
-    parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
-                             torch_dtype=dtype, variant=variant)
-    vae_args = (vae_id,) if vae_id else (hub_id,)
-    vae_kw = {} if vae_id else {"subfolder": "vae"}
-    parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
-                            torch_dtype=dtype, **vae_kw)
+    parts = load_sdxl_parts(hub_id, vae_id, dtype, variant)
     config = hub.load(f"{hub_id}:scheduler", EulerAncestralDiscreteScheduler.load_config, hub_id,
                       subfolder="scheduler")
     parts["scheduler"] = EulerAncestralDiscreteScheduler.from_config(config, timestep_spacing="trailing")
@@ -57,6 +53,8 @@ class SDXLTurbo(SDXLUNetOneStep):
         variant: str | None = None,
         resolution: int = 512,
         dtype: str = "float16",
+        num_inference_steps: int = 1,
+        ancestral_seed: int = 0,
         gradient_checkpointing: bool = False,
         vae_checkpointing: bool = False,
         vae_tiling: bool = False,
@@ -77,6 +75,8 @@ class SDXLTurbo(SDXLUNetOneStep):
             resolution=resolution,
             device=device,
             dtype=dtype,
+            num_inference_steps=num_inference_steps,
+            ancestral_seed=ancestral_seed,
             gradient_checkpointing=gradient_checkpointing,
             vae_checkpointing=vae_checkpointing,
             vae_tiling=vae_tiling,

@@ -55,6 +55,7 @@ class TinyGenerator(CLIPTextUNetOneStep):
         self,
         resolution: int = 64,
         dtype: str = "float32",
+        num_inference_steps: int = 1,
         gradient_checkpointing: bool = False,
         weights_seed: int = 0,
         random_init: bool = True,  # always random: accepted so every model takes the same top-level keys
@@ -65,5 +66,6 @@ class TinyGenerator(CLIPTextUNetOneStep):
             resolution=resolution,
             device=device,
             dtype=dtype,
+            num_inference_steps=num_inference_steps,
             gradient_checkpointing=gradient_checkpointing,
         )

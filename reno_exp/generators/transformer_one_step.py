@@ -13,6 +13,8 @@ from reno_exp.generators.parts import TextEncoders, decode_to_image
 
 
 class TransformerOneStep(OneStepGenerator):
+    compile_targets = ("transformer", "vae.decoder")
+
     def __init__(
         self,
         transformer: nn.Module,

@@ -1,13 +1,21 @@
-"""One denoising step of a latent-diffusion UNet, then the VAE: the SD family of one-step models.
+"""A few denoising steps of a latent-diffusion UNet, then the VAE: the SD family of one-step models.
 
 Everything that differs between SD-Turbo, SDXL-Turbo and Hyper-SDXL (which encoders, which scheduler,
-extra UNet inputs) is decided when the parts are built; the step itself is the same and follows the
-diffusers pipelines: scale the noise by the scheduler's initial sigma, one UNet call at the single
-timestep, one scheduler step, decode.
+extra UNet inputs) is decided when the parts are built; the steps are the same and follow the diffusers
+pipelines: scale the noise by the scheduler's initial sigma, then per timestep one UNet call and one
+scheduler step, decode. One step by default; ``num_inference_steps = k`` (or k explicit ``timesteps``)
+runs k steps with the gradient flowing through all of them, as the authors' ``--n_inference_steps``.
+
+Ancestral schedulers (SDXL-Turbo's Euler ancestral) add fresh noise after every step but the last. As
+the authors (who re-seed one generator with ``--seed`` before every call), that noise is fixed: each
+forward draws it from CPU generators seeded with ``ancestral_seed``, one per batch item, so an item's
+image never depends on the batch it is in, on what ran before, or on the device. The authors' generator
+lives on CUDA, so their ancestral noise differs from ours for the same seed (the distribution is the same).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -17,6 +25,8 @@ from reno_exp.generators.base import Generation, OneStepGenerator, place
 
 
 class UNetOneStep(OneStepGenerator):
+    compile_targets = ("unet", "vae.decoder")
+
     def __init__(
         self,
         unet,
@@ -28,6 +38,8 @@ class UNetOneStep(OneStepGenerator):
         dtype: str = "float16",
         vae_dtype: str | None = None,
         timesteps: list[int] | None = None,
+        num_inference_steps: int = 1,
+        ancestral_seed: int = 0,
         gradient_checkpointing: bool = False,
         vae_checkpointing: bool = False,
     ):
@@ -45,27 +57,47 @@ class UNetOneStep(OneStepGenerator):
         if vae_checkpointing:
             self.vae.enable_gradient_checkpointing()
         self.scheduler = scheduler
+        if num_inference_steps < 1:
+            raise UserError(f"model.num_inference_steps must be at least 1, got {num_inference_steps}")
+        if timesteps is not None and num_inference_steps != 1:
+            raise UserError(f"this model runs its explicit timesteps {list(timesteps)}; set model.timesteps "
+                            "for more steps, not model.num_inference_steps")
         self._timesteps = timesteps
+        self.num_inference_steps = num_inference_steps
+        self.ancestral_seed = ancestral_seed
+        self._takes_generator = "generator" in inspect.signature(scheduler.step).parameters
 
-    def _set_timesteps(self):
-        # one step; schedulers keep a step index, so this resets it on every call (it costs microseconds)
+    @property
+    def evaluations_per_call(self) -> int:
+        """UNet evaluations per forward: what one iterate costs."""
+        return len(self._timesteps) if self._timesteps is not None else self.num_inference_steps
+
+    def _set_timesteps(self) -> torch.Tensor:
+        # schedulers keep a step index, so this resets it on every call (it costs microseconds)
         if self._timesteps is None:
-            self.scheduler.set_timesteps(1, device=self.device)
+            self.scheduler.set_timesteps(self.num_inference_steps, device=self.device)
         else:
             self.scheduler.set_timesteps(timesteps=self._timesteps, device=self.device)
-        return self.scheduler.timesteps[0]
+        return self.scheduler.timesteps
+
+    def _step_kwargs(self, batch: int) -> dict[str, Any]:
+        if not self._takes_generator:
+            return {}
+        return {"generator": [torch.Generator("cpu").manual_seed(self.ancestral_seed) for _ in range(batch)]}
 
     def unet_inputs(self, cond: Any) -> dict[str, Any]:
         """Keyword arguments of the UNet call; ``cond`` comes from ``encode_prompt``."""
         return cond
 
     def forward(self, noise: torch.Tensor, cond: Any) -> Generation:
-        t = self._set_timesteps()
+        timesteps = self._set_timesteps()
         latents = noise * self.scheduler.init_noise_sigma
-        model_in = self.scheduler.scale_model_input(latents, t).to(self.dtype)
-        pred = self.unet(model_in, t, **self.unet_inputs(cond), return_dict=False)[0]
-        x0 = self.scheduler.step(pred.float(), t, latents, return_dict=False)[0]
-        return Generation(image=self.decode(x0), latent=x0)
+        step_kwargs = self._step_kwargs(noise.shape[0])
+        for t in timesteps:
+            model_in = self.scheduler.scale_model_input(latents, t).to(self.dtype)
+            pred = self.unet(model_in, t, **self.unet_inputs(cond), return_dict=False)[0]
+            latents = self.scheduler.step(pred.float(), t, latents, **step_kwargs, return_dict=False)[0]
+        return Generation(image=self.decode(latents), latent=latents)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         z = latents.to(self.vae_dtype) / self.vae.config.scaling_factor

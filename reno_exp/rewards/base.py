@@ -15,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from reno_exp.collate import collate
 from reno_exp.hub import seeded_init
 
 
@@ -53,17 +54,24 @@ class RewardSet(nn.Module):
     def prepare(self, prompt: str) -> dict[str, Any]:
         return {name: r.prepare(prompt) for name, r in self.rewards.items()}
 
+    def collate(self, prepared: list[dict[str, Any]]) -> dict[str, Any]:
+        """The prepared text of a batch's items (in batch order), for one call."""
+        return {name: collate([p[name] for p in prepared]) for name in self.rewards}
+
     def forward(self, image: torch.Tensor, prepared: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Returns the weighted loss (float32 scalar, mean over the batch) and each reward's scores."""
-        scores = {name: r(image, prepared[name]).float() for name, r in self.rewards.items()}
-        loss = image.new_zeros((), dtype=torch.float32)
+        """Returns each image's weighted loss ((B,) float32) and each reward's (B,) scores. A reward of
+        weight 0 (a metric, or a held-out reward) is scored without a graph: it steers nothing."""
+        scores = {}
+        for name, r in self.rewards.items():
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.weights[name] != 0):
+                scores[name] = r(image, prepared[name]).float()
+        loss = image.new_zeros(image.shape[0], dtype=torch.float32)
         for name, s in scores.items():
-            loss = loss + self.weights[name] * (self.rewards[name].offset - s).mean()
+            if self.weights[name] != 0:
+                loss = loss + self.weights[name] * (self.rewards[name].offset - s)
         return loss, scores
 
     def total(self, scores: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted reward total, without the regulariser: what the best iterate is chosen on."""
-        total = torch.zeros(())
-        for name, s in scores.items():
-            total = total + self.weights[name] * s.detach().cpu()
-        return total
+        parts = [self.weights[name] * s.detach() for name, s in scores.items()]
+        return sum(parts[1:], parts[0])

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from reno_exp.collate import collate
 from reno_exp.errors import UserError
 from reno_exp.rewards.base import Reward
 from reno_exp.rewards.preprocess import clip_preprocess
@@ -111,7 +112,10 @@ class TowerReward(Reward):
         return PreparedText(prompt, self.text_side(prompt) if self.cache_text else None)
 
     def forward(self, image: torch.Tensor, prepared: PreparedText) -> torch.Tensor:
-        text = prepared.text if prepared.text is not None else self.text_side(prepared.prompt)
+        text = prepared.text
+        if text is None:  # no cache: encode again now, as the authors' code does at every iteration
+            prompts = prepared.prompt if isinstance(prepared.prompt, list) else [prepared.prompt]
+            text = collate([self.text_side(p) for p in prompts])
         pixels = clip_preprocess(image.to(self.device)).to(self.dtype)
         return self.score(pixels, text).float()
 

@@ -1,0 +1,77 @@
+"""Per-item bookkeeping for Algorithm 1 on a batch: each item's history, events and kept iterates.
+
+The loop in ``reno.py`` hands every iterate of every item to its ``Track``; the track keeps the initial
+iterate, the best one by reward total (the first of equal totals; non-finite totals never count) and
+every ``save_every``-th. Snapshots stay on the model's device until the item ends, so keeping one costs
+a device copy, not a synchronisation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+
+@dataclass
+class Iterate:
+    iteration: int
+    scores: dict[str, float]
+    total: float
+    noise: torch.Tensor  # (1, *latent_shape), float32; on the CPU once the item ends
+    latent: torch.Tensor
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]
+
+
+@dataclass
+class Result:
+    initial: Iterate
+    best: Iterate
+    history: list[dict[str, float]] = field(default_factory=list)  # per iterate: scores, total, reg, loss, grad_norm
+    events: list[dict[str, Any]] = field(default_factory=list)  # skipped steps and why
+    saved: list[Iterate] = field(default_factory=list)  # every `save_every`-th iterate
+    evaluations: int = 0  # generator evaluations spent on this item (denoiser calls x steps)
+
+
+def on_cpu(it: Iterate) -> Iterate:
+    return replace(it, noise=it.noise.float().cpu(), latent=it.latent.float().cpu(), image=it.image.float().cpu())
+
+
+class Track:
+    def __init__(self, save_every: int = 0):
+        self.save_every = save_every
+        self.history: list[dict[str, float]] = []
+        self.events: list[dict[str, Any]] = []
+        self.saved: list[Iterate] = []
+        self.initial: Iterate | None = None
+        self.best: Iterate | None = None
+        self.evaluations = 0
+
+    def observe(self, it: int, values: dict[str, float], scores: list[str], noise, latent, image) -> None:
+        """``values``: this iterate's numbers (``scores`` names the reward ones); tensors of batch size 1."""
+        self.history.append(values)
+        total = values["total"]
+        is_best = math.isfinite(total) and (self.best is None or total > self.best.total)
+        keep = bool(self.save_every) and it % self.save_every == 0
+        if it == 0 or is_best or keep:
+            snap = Iterate(it, {k: values[k] for k in scores}, total,
+                           noise.detach().clone(), latent.detach().clone(), image.detach().clone())
+            self.initial = snap if it == 0 else self.initial
+            self.best = snap if is_best else self.best
+            if keep:
+                self.saved.append(snap)
+
+    def event(self, it: int | None, what: str, **info) -> None:
+        self.events.append({"iteration": it, "event": what, **info})
+
+    def result(self) -> Result:
+        best = self.best
+        if best is None:  # no finite iterate at all: report the initial one, flagged
+            self.event(None, "no finite reward total; best = initial")
+            best = self.initial
+        initial = on_cpu(self.initial)
+        return Result(initial=initial, best=initial if best is self.initial else on_cpu(best),
+                      history=self.history, events=self.events, saved=[on_cpu(s) for s in self.saved],
+                      evaluations=self.evaluations)

@@ -1,0 +1,74 @@
+"""SDXL base 1.0 as the transfer target of SDXL-Turbo and Hyper-SDXL noise (the authors' ``--multi_step_model
+sdxl``): ``StableDiffusionXLPipeline`` with ``stabilityai/stable-diffusion-xl-base-1.0`` and the fp16-safe VAE
+``madebyollin/sdxl-vae-fp16-fix``, its own Euler scheduler (leading spacing), 50 steps, guidance 5.0 (zero
+negative embeddings, as SDXL base's ``force_zeros_for_empty_prompt``), float16.
+
+Size conditioning: the authors' pipeline call leaves height and width unset, so SDXL base's
+micro-conditioning says 1024 x 1024 (its default sample size) while the latents are SDXL-Turbo's 64 x 64
+(512 px). ``size_conditioning=1024`` reproduces that; ``null`` conditions on the rendered size. The
+rendered size is ``resolution`` (512 for SDXL-Turbo noise; 1024 for Hyper-SDXL's).
+
+``random_init``: SDXL base's architecture (``architectures/hyper_sdxl/``, the same networks) with random weights.
+"""
+
+from __future__ import annotations
+
+from diffusers import StableDiffusionXLPipeline
+
+from reno_exp import hub
+from reno_exp.generators.parts import check_resolution, cpu_scheduler
+from reno_exp.generators.sdxl_one_step import load_sdxl_parts, random_sdxl
+from reno_exp.transfer.base import PipelineTransfer, scheduler_class
+
+ARCH = "hyper_sdxl"  # SDXL base's configs
+
+
+class SDXLTransfer(PipelineTransfer):
+    option = "sdxl_base"
+
+    @classmethod
+    def checkpoints(cls, cfg) -> list:
+        from reno_exp.generators.sdxl_turbo import SDXLTurbo
+
+        return SDXLTurbo.checkpoints(cfg)  # the same two repos: the pipeline (less its VAE) and the VAE
+
+    def __init__(
+        self,
+        hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",
+        vae_id: str = "madebyollin/sdxl-vae-fp16-fix",
+        variant: str | None = None,
+        scheduler: str = "EulerDiscreteScheduler",
+        steps: int = 50,
+        guidance: float = 5.0,
+        seed: int = 0,
+        resolution: int = 512,
+        size_conditioning: int | None = 1024,
+        dtype: str = "float16",
+        cpu_offload: bool = False,
+        random_init: bool = False,
+        device: str = "cpu",
+        generator=None,  # the run's generator: not reused (another UNet; the authors load SDXL base apart)
+    ):
+        self.size_conditioning = size_conditioning
+        super().__init__(steps=steps, guidance=guidance, seed=seed, resolution=resolution, dtype=dtype,
+                         device=device, cpu_offload=cpu_offload)
+        scheduler_cls = scheduler_class(scheduler)
+        if random_init:
+            parts = random_sdxl(ARCH, scheduler_cls)
+            parts["vae"].register_to_config(force_upcast=False)  # the fp16-fix VAE's config
+        else:
+            parts = load_sdxl_parts(hub_id, vae_id, self.dtype, variant)
+            config = hub.load(f"{hub_id}:scheduler", scheduler_cls.load_config, hub_id, subfolder="scheduler")
+            parts["scheduler"] = cpu_scheduler(scheduler_cls, config)
+        factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        check_resolution(resolution, factor)
+        pipe = StableDiffusionXLPipeline(**parts, add_watermarker=False)
+        side = resolution // factor
+        self.setup(pipe, (parts["unet"].config.in_channels, side, side))
+
+    def call_kwargs(self) -> dict:
+        if self.size_conditioning is None:
+            return {}
+        size = (self.size_conditioning, self.size_conditioning)
+        return {"original_size": size, "target_size": size}
+
