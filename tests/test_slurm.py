@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -153,14 +154,27 @@ def restarts(cluster, job: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def time_limited(tmp_path_factory, env):
+def time_limited(tmp_path_factory, cluster, env):
     """The time-limited job and its uninterrupted reference, started first: they run while the other tests
-    use the node's other CPU."""
+    use the node's other CPU. After submitit's first time-out requeue the job gets an hour: later time-outs
+    would only add minutes on a loaded machine (each attempt spends ~20 s starting)."""
     root = tmp_path_factory.mktemp("time_limited")
     apps = App(root / "slurm", [*WORK_ALL, *SLURM, *TIME_LIMITED], env), App(root / "reference", WORK_ALL, env, False)
-    yield apps
-    for app in apps:
-        app.stop()
+    with ThreadPoolExecutor(1) as pool:
+        extended = pool.submit(extend_after_first_time_out, cluster, apps[0])
+        yield (*apps, extended)
+        for app in apps:
+            app.stop()
+
+
+def extend_after_first_time_out(cluster, app: App) -> str:
+    job = app.job_id()
+    log = app.out / ".submitit" / job / f"{job}_0_log.out"
+    while not (log.exists() and f"Requeued job {job}" in log.read_text()):
+        assert app.proc.poll() is None, "the sweep ended without a time-out requeue"
+        time.sleep(0.5)
+    cluster.client("scontrol", "update", f"JobId={job}", "TimeLimit=60", check=True)
+    return re.search(r"TimeLimit=(\S+)", cluster.client("scontrol", "show", "job", job, check=True).stdout).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +199,7 @@ def test_sweep_on_slurm_gives_the_records_of_the_basic_launcher(shard_sweeps):
     assert basic.jobs() == []
     slurm, basic = slurm.out, basic.out
     for job in ("0", "1", "2"):
-        assert (slurm / job / ".hydra" / "overrides.yaml").read_text() == (basic / job / ".hydra" / "overrides.yaml").read_text()
+        assert (slurm / job / "run.yaml").read_text() == (basic / job / "run.yaml").read_text()  # same config
         assert results(slurm / job) == results(basic / job) != {}
 
 
@@ -231,6 +245,7 @@ def test_preempted_job_is_requeued_and_its_records_equal_an_uninterrupted_run(
     print(f"preempted job {job}: {at_preemption}/{len(expected)} items recorded at the preemption, "
           f"{requeues} requeue(s)")
     assert requeues == 1 and final_state(cluster, job) == "COMPLETED"
+    assert len(list((run_dir / "launches").iterdir())) == 2  # the run dir took the requeued job as a resume
     reference = results(time_limited[1].wait().out)
     assert results(run_dir) == {k: reference[k] for k in expected}
 
@@ -239,7 +254,10 @@ def test_preempted_job_is_requeued_and_its_records_equal_an_uninterrupted_run(
 @pytest.mark.timeout(2 * WAIT_S)
 def test_job_at_its_time_limit_is_requeued_by_submitit_and_its_records_equal_an_uninterrupted_run(
         cluster, time_limited, compose):
-    slurm, reference = (app.wait() for app in time_limited)
+    slurm, reference, extended = time_limited
+    slurm.wait()
+    reference.wait()
+    assert extended.result(timeout=60) == "01:00:00"  # after the first time-out
     (job,) = slurm.jobs()
     log = next((slurm.out / ".submitit" / job).glob("*_log.out")).read_text()
     by_submitit = re.findall(rf"^submitit INFO .* - Requeued job {job} \((\d+) remaining timeouts\)$", log, re.M)
