@@ -41,7 +41,6 @@ def random_flux_parts(num_layers=None, num_single_layers=None, text_encoder_laye
         "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
         "text_encoder": CLIPTextModel(CLIPTextConfig(**arch(MODEL, "text_encoder"))),
         "text_encoder_2": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder_2", num_layers=text_encoder_layers))),
-        "scheduler": FlowMatchEulerDiscreteScheduler.from_config(arch(MODEL, "scheduler")),
     }
 
 
@@ -88,6 +87,7 @@ class FluxSchnell(TransformerOneStep):
                 **parts,
                 "tokenizer": offline_clip_tokenizer(),
                 "tokenizer_2": offline_t5_tokenizer(max_sequence_length),
+                "scheduler": FlowMatchEulerDiscreteScheduler.from_config(arch(MODEL, "scheduler")),  # real on meta
             }
         else:
             parts = load_flux_parts(hub_id, getattr(torch, dtype))
@@ -136,7 +136,7 @@ class FluxSchnell(TransformerOneStep):
             mu = calculate_shift(self.latent_shape[0], cfg.get("base_image_seq_len", 256),
                                  cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
                                  cfg.get("max_shift", 1.15))
-        self.scheduler.set_timesteps(sigmas=sigmas, device=self.device, mu=mu)
+        self.scheduler.set_timesteps(sigmas=sigmas, device="cpu", mu=mu)  # the schedule stays on the CPU
 
     def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
         # one step by default; schnell's 2-4 step schedules run the same loop as the pipeline
@@ -147,7 +147,7 @@ class FluxSchnell(TransformerOneStep):
         x = noise
         for t in self.scheduler.timesteps:
             v = self.transformer(
-                hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.dtype) / 1000,
+                hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.device, self.dtype) / 1000,
                 guidance=guidance, img_ids=self.img_ids, return_dict=False, **cond,
             )[0]
             x = self.scheduler.step(v.float(), t, x, return_dict=False)[0]

@@ -48,11 +48,13 @@ class UNetOneStep(OneStepGenerator):
         self._timesteps = timesteps
 
     def _set_timesteps(self):
-        # one step; schedulers keep a step index, so this resets it on every call (it costs microseconds)
+        # one step; schedulers keep a step index, so this resets it on every call (it costs microseconds).
+        # The schedule lives on the CPU: its scalars enter the step as CPU scalars (no device sync for the
+        # scheduler's index lookups and comparisons), and a meta-device dry run can run it for real.
         if self._timesteps is None:
-            self.scheduler.set_timesteps(1, device=self.device)
+            self.scheduler.set_timesteps(1, device="cpu")
         else:
-            self.scheduler.set_timesteps(timesteps=self._timesteps, device=self.device)
+            self.scheduler.set_timesteps(timesteps=self._timesteps, device="cpu")
         return self.scheduler.timesteps[0]
 
     def unet_inputs(self, cond: Any) -> dict[str, Any]:
