@@ -172,15 +172,23 @@ class DryRun:
         """One leaf noise per item, as the run loop keeps them."""
         return [torch.randn(1, *self.generator.latent_shape, device="meta").requires_grad_() for _ in range(batch)]
 
-    def iterate(self, cond, prepared, zs: list[torch.Tensor], reg_weight: float = 0.01) -> None:
-        """Forward and backward to the noises, as Algorithm 1 does once per iterate."""
+    def forward(self, cond, prepared, zs: list[torch.Tensor], reg_weight: float = 0.01) -> torch.Tensor:
+        """The batch's loss, as Algorithm 1 computes it once per iterate (rewards and regulariser)."""
         from reno_exp.reno import norm_regulariser
 
         with cuda_like():
             out = self.generator(torch.cat(zs), cond)
             loss, _ = self.rewards(out.image, prepared)
             reg = reg_weight * torch.stack([norm_regulariser(z) for z in zs])
-            (loss + reg).sum().backward()
+            return (loss + reg).sum()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        with cuda_like():  # gradient checkpointing recomputes forward blocks here
+            loss.backward()
+
+    def iterate(self, cond, prepared, zs: list[torch.Tensor], reg_weight: float = 0.01) -> None:
+        """Forward and backward to the noises."""
+        self.backward(self.forward(cond, prepared, zs, reg_weight))
 
 
 def repeat(cond: Any, batch: int) -> Any:
