@@ -105,11 +105,22 @@ class Live(TorchDispatchMode):
     """Live bytes of the storages operations create (the peak, and each part's rise above what is kept),
     and FLOPs, by part."""
 
-    def __init__(self, counts: Counts, part, ignore: set[int], kept_live: dict[int, int]):
+    def __init__(self, counts: Counts, part, ignore: set[int]):
         super().__init__()
-        self.counts, self.part, self.ignore, self.kept_live = counts, part, ignore, kept_live
+        self.counts, self.part, self.ignore = counts, part, ignore
         self.sizes: dict[int, int] = {}
-        self.live = 0
+        self.kept: dict[int, int] = {}  # the saved storages still alive, and their total
+        self.live = self.kept_total = 0
+
+    def keep(self, t: torch.Tensor) -> int | None:
+        """Count a tensor saved for backward once; its bytes, or None if counted already or resident."""
+        key = storage_key(t)
+        if key in self.ignore or key in self.kept:
+            return None
+        self.track(t)
+        self.kept[key] = n = nbytes(t)
+        self.kept_total += n
+        return n
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -118,7 +129,7 @@ class Live(TorchDispatchMode):
                 self.track(t)
         c, part = self.counts, self.part()
         c.peak = max(c.peak, self.live)
-        c.transient[part] = max(c.transient[part], self.live - sum(self.kept_live.values()))
+        c.transient[part] = max(c.transient[part], self.live - self.kept_total)
         formula = flop_registry.get(func._overloadpacket)
         if formula is not None:
             c.flops[part] += formula(*args, **(kwargs or {}), out_val=out)
@@ -134,7 +145,7 @@ class Live(TorchDispatchMode):
 
     def free(self, key: int) -> None:
         self.live -= self.sizes.pop(key)
-        self.kept_live.pop(key, None)
+        self.kept_total -= self.kept.pop(key, 0)
 
 
 def count(dry: DryRun, batch: int, reg_weight: float = 0.01) -> Counts:
@@ -146,16 +157,15 @@ def count(dry: DryRun, batch: int, reg_weight: float = 0.01) -> Counts:
     ignore = {storage_key(t) for t in resident if isinstance(t, torch.Tensor)}
     counts = Counts(batch)
     part = Parts(dry.module_parts())
-    kept_live: dict[int, int] = {}
+    live = Live(counts, part, ignore)
 
     def pack(t: torch.Tensor) -> torch.Tensor:
-        key = storage_key(t)
-        if key not in ignore and key not in kept_live:
-            kept_live[key] = n = nbytes(t)
+        n = live.keep(t)
+        if n is not None:
             counts.kept[part()] += n
         return t
 
-    with part.tracker, Live(counts, part, ignore, kept_live):
+    with part.tracker, live:
         with Tag(part), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             loss = dry.forward(cond, prepared, zs, reg_weight)
         inherit(loss.grad_fn)

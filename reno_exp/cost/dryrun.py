@@ -158,14 +158,17 @@ class DryRun:
         names.update({f"{type(self.rewards).__name__}.rewards.{n}": n for n in self.rewards.rewards})
         return names
 
-    def conditioning(self, batch: int) -> tuple[Any, Any]:
-        """The conditioning of ``batch`` items with different prompts, as the run loop batches them."""
-        prompts = [PROMPTS[i % len(PROMPTS)] for i in range(batch)]
+    def conditioning(self, batch: int, prompts: int = 1) -> tuple[Any, Any]:
+        """The conditioning of ``batch`` items of ``prompts`` prompts (seeds of one prompt by default, as
+        a prompt suite's items come), each prompt encoded once, batched as the run loop batches them."""
+        texts = [PROMPTS[i % len(PROMPTS)] for i in range(prompts)]
         with cuda_like():
-            conds = [self.generator.encode_prompt(p) for p in prompts]
-            prepared = [self.rewards.prepare(p) for p in prompts]
+            conds = [self.generator.encode_prompt(p) for p in texts]
+            prepared = [self.rewards.prepare(p) for p in texts]
+        order = [i % prompts for i in range(batch)]
         if hasattr(self.generator, "collate"):
-            return self.generator.collate(conds), self.rewards.collate(prepared)
+            return (self.generator.collate([conds[i] for i in order]),
+                    self.rewards.collate([prepared[i] for i in order]))
         return repeat(conds[0], batch), prepared[0]  # before per-item conditioning: one prompt, B rows
 
     def noises(self, batch: int) -> list[torch.Tensor]:
