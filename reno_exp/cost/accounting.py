@@ -8,8 +8,8 @@
   working tensors; the transient of a part is how far live bytes rise above what is kept while it runs.
 - FLOPs: the formulas of ``torch.utils.flop_counter`` (matrix products, convolutions, attention), forward
   and backward.
-Parts: in the forward pass, the module running each operation (``torch.utils.module_tracker``): the
-denoiser, the VAE, each reward, "other" for the glue between them (scheduler, preprocessing, regulariser).
+Parts: in the forward pass, the module running each operation: the denoiser, the VAE, each reward,
+"other" for the glue between them (scheduler, preprocessing, regulariser).
 Each autograd node is tagged with the part that created it, and a backward operation belongs to the
 part of the node being run (module hooks cannot tell, in the backward pass, which of four rewards that
 read the same image is running).
@@ -17,16 +17,19 @@ read the same image is running).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import flop_registry
-from torch.utils.module_tracker import ModuleTracker
 
 from reno_exp.cost.dryrun import DryRun
 
@@ -52,21 +55,37 @@ class Counts:
 
 
 class Parts:
-    """The part running now: the forward pass's modules, or the backward node's tag."""
+    """The part running now: in the forward pass, that of the innermost module of a part being called
+    (global module hooks: ``vae.decode`` calls the decoder, not ``vae``); in the backward pass, the tag of
+    the autograd node being run. Forward-only hooks: torch's ModuleTracker also hooks the backward pass,
+    and the graph nodes it holds keep recomputed activations alive past their use."""
 
-    def __init__(self, prefixes: dict[str, str]):
-        self.prefixes, self.tracker = prefixes, ModuleTracker()
+    def __init__(self, modules: dict[str, list[nn.Module]]):
+        self.part_of = {id(m): part for part, tops in modules.items() for top in tops for m in top.modules()}
+        self.stack = ["other"]
+
+    def pre(self, module, args) -> None:
+        self.stack.append(self.part_of.get(id(module), self.stack[-1]))
+
+    def post(self, module, args, output) -> None:
+        self.stack.pop()
+
+    @contextlib.contextmanager
+    def tracking(self) -> Iterator[None]:
+        pre = register_module_forward_pre_hook(self.pre)
+        post = register_module_forward_hook(self.post, always_call=True)
+        try:
+            yield
+        finally:
+            pre.remove()
+            post.remove()
 
     def forward_part(self) -> str:
-        for name in self.tracker.parents:
-            for prefix, part in self.prefixes.items():
-                if name == prefix or name.startswith(prefix + "."):
-                    return part
-        return "other"
+        return self.stack[-1]
 
     def __call__(self) -> str:
         if torch._C._current_graph_task_id() == -1:
-            return self.forward_part()
+            return self.stack[-1]
         node = torch._C._current_autograd_node()
         return node.metadata.get("part", "other") if node is not None else "other"
 
@@ -156,7 +175,7 @@ def count(dry: DryRun, batch: int, reg_weight: float = 0.01) -> Counts:
                 *dry.rewards.buffers(), *zs, *tree_leaves((cond, prepared))]
     ignore = {storage_key(t) for t in resident if isinstance(t, torch.Tensor)}
     counts = Counts(batch)
-    part = Parts(dry.module_parts())
+    part = Parts(dry.parts())
     live = Live(counts, part, ignore)
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -165,7 +184,7 @@ def count(dry: DryRun, batch: int, reg_weight: float = 0.01) -> Counts:
             counts.kept[part()] += n
         return t
 
-    with part.tracker, live:
+    with part.tracking(), live:
         with Tag(part), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             loss = dry.forward(cond, prepared, zs, reg_weight)
         inherit(loss.grad_fn)

@@ -150,14 +150,6 @@ class DryRun:
             parts[name] = [reward]
         return parts
 
-    def module_parts(self) -> dict[str, str]:
-        """ModuleTracker names (class name of the top module, then attribute paths) -> part."""
-        top = type(self.generator).__name__
-        names = {f"{top}.{n}": ("denoiser" if n in ("unet", "transformer") else "vae" if n == "vae"
-                                else "text encoders") for n, _ in self.generator.named_children()}
-        names.update({f"{type(self.rewards).__name__}.rewards.{n}": n for n in self.rewards.rewards})
-        return names
-
     def conditioning(self, batch: int, prompts: int = 1) -> tuple[Any, Any]:
         """The conditioning of ``batch`` items of ``prompts`` prompts (seeds of one prompt by default, as
         a prompt suite's items come), each prompt encoded once, batched as the run loop batches them."""
