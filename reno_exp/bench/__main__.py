@@ -9,8 +9,10 @@
                          (e.g. --plan experiment=table2); --items-per-hour, --peak-share/--gpu for hours
 
 Timings: warm-up, interleaved repeats, the fastest repeat of each variant and the repeats' spread; a
-ratio whose distance from 1 is within its spread is printed as "within noise". Predictions come from a
-dry run of the real architectures on the meta device (reno_exp.cost), at each model's CUDA dtype.
+ratio whose distance from 1 is within its spread is printed as "within noise". On a CPU shared with other
+work, --threads 1 keeps torch's threads from waiting on each other (ten times steadier here).
+Predictions come from a dry run of the real architectures on the meta device (reno_exp.cost), at each
+model's CUDA dtype.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--items", type=positive(int), help="items timed per repeat (default 3; the largest batch size)")
     p.add_argument("--repeats", type=positive(int), default=3)
     p.add_argument("--warmup", type=positive(int, 0), default=1)
+    p.add_argument("--threads", type=positive(int), help="torch CPU threads (a shared CPU: 1 is far steadier)")
     p.add_argument("--batch-sizes", type=sizes)
     p.add_argument("--memory", action="store_true")
     p.add_argument("--gpu-gib", type=positive(float, 0.001), default=80.0)
@@ -250,6 +253,10 @@ def main(argv=None) -> None:
 
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     try:
         if args.plan:
             plan(args)
