@@ -60,6 +60,16 @@ def test_the_dry_run_refuses_a_cpu_tensor_where_cuda_would(compose, monkeypatch)
         dry.iterate(cond, prepared, dry.noises(1))
 
 
+@pytest.mark.slow  # two builds of PixArt's parts: imports and tokenizers
+def test_offloaded_text_encoders_are_not_resident(compose):
+    from reno_exp.cost.estimate import params_bytes
+
+    cfg = ["model=pixart_dmd", "reward=color", "model.num_layers=1", "model.text_encoder_layers=1"]
+    resident = DryRun.build(compose(cfg)).parts()["text encoders"]
+    assert params_bytes(resident) > 0
+    assert DryRun.build(compose([*cfg, "model.offload_text_encoders=true"])).parts()["text encoders"] == []
+
+
 def test_attention_saves_what_the_fused_cuda_kernels_save():
     q = torch.empty(2, 4, 1024, 64, device="meta", dtype=torch.float16, requires_grad=True)
     text = torch.empty(2, 4, 77, 64, device="meta", dtype=torch.float16)

@@ -52,6 +52,8 @@ def cuda_config(cfg: DictConfig, checkpointing: bool | None = None) -> DictConfi
         for node in (cfg.reward or {}).values():
             if "dtype" in node and node.dtype is None:
                 node.dtype = str(tower_dtype(None, "cuda")).removeprefix("torch.")
+        if cfg.model.get("offload_text_encoders"):
+            cfg.model.offload_text_encoders = False  # meta has no values to copy to the CPU: DryRun.offloaded
         if checkpointing is not None:
             for key in ("gradient_checkpointing", "vae_checkpointing"):
                 if key in cfg.model:
@@ -131,10 +133,11 @@ class DryRun:
 
     generator: OneStepGenerator
     rewards: nn.Module
+    offloaded: bool = False  # the text encoders wait on the CPU between prompts (not resident)
 
     @classmethod
     def build(cls, cfg: DictConfig, checkpointing: bool | None = None) -> DryRun:
-        return cls(*build_meta(cuda_config(cfg, checkpointing)))
+        return cls(*build_meta(cuda_config(cfg, checkpointing)), bool(cfg.model.get("offload_text_encoders")))
 
     def parts(self) -> dict[str, list[nn.Module]]:
         """The networks by part: denoiser, vae, text encoders (resident unless offloaded), each reward."""
@@ -144,8 +147,10 @@ class DryRun:
             key = "denoiser" if name in ("unet", "transformer") else "vae" if name == "vae" else "text encoders"
             parts[key].append(module)
         text = getattr(g, "text", None)
-        if text is not None and not text.offload:
+        if text is not None:
             parts["text encoders"] += list(text.modules.values())
+        if self.offloaded:
+            parts["text encoders"] = []
         for name, reward in self.rewards.rewards.items():
             parts[name] = [reward]
         return parts
