@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from reno_exp.bench.__main__ import batch_table, main
+from reno_exp.bench.__main__ import main
+from reno_exp.bench.commands import batch_table
 from reno_exp.bench.timing import Samples, interleave, ratio
 
 FAST = ["model=tiny", "optimizer.n_iters=2"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from reno_exp.bench.__main__ import say
+from reno_exp.bench.commands import say
 from reno_exp.bench.report import gib, table
 
 MODELS = ("sd_turbo", "sdxl_turbo", "hyper_sdxl", "pixart_dmd", "flux_schnell", "sana_sprint")
@@ -35,7 +35,7 @@ def check(models, overrides, batches, compile_modes, n_iters: int) -> str:
 
     from reno_exp import hub
     from reno_exp import run as app
-    from reno_exp.bench.__main__ import compose_run
+    from reno_exp.bench.commands import compose_run
     from reno_exp.cost import estimate, max_batch
     from reno_exp.cost.gpus import peak_tflops
 
