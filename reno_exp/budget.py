@@ -3,7 +3,7 @@
 A forward pass of the generator and the rewards is one evaluation (times the generator's
 ``evaluations_per_call``). A gradient method also runs backward passes; a forward+backward pass counts as
 ``optimizer.forward_backward_cost`` forward passes, a number measured on the machine that runs the
-experiment (``python -m reno_exp.cost``), never assumed. Each optimiser's loop module says what its
+experiment (``python -m reno_exp.cost.step``), never assumed. Each optimiser's loop module says what its
 iterate k has cost (``spent(cfg, k)``, in generator calls), so that ``experiment=equal_compute`` can give
 each method the iterates that fit in ReNO's budget: ``optimizer.n_iters: ${equal_compute:50}``.
 """
@@ -31,7 +31,7 @@ def gradient_cost(optimizer) -> float:
     cost = optimizer.forward_backward_cost
     if cost is None:
         raise UserError("optimizer.forward_backward_cost is not set: measure it on the machine that runs the "
-                        "experiment with `python -m reno_exp.cost <the run's model and reward overrides>`")
+                        "experiment with `python -m reno_exp.cost.step <the run's model and reward overrides>`")
     if cost < 1:
         raise UserError(f"optimizer.forward_backward_cost must be >= 1 (a forward+backward pass includes the "
                         f"forward), got {cost}")

@@ -43,7 +43,7 @@ class OptimizerConfig:
     )
     save_every: int = 0  # also save the image of every k-th iterate (0: only initial and best)
     # one forward+backward pass (generator and rewards) in forward passes, measured on the machine that runs
-    # the sweep (python -m reno_exp.cost): what a gradient step counts in equal-compute budgets; null: unmeasured
+    # the sweep (python -m reno_exp.cost.step): what a gradient step counts in equal-compute budgets; null: unmeasured
     forward_backward_cost: float | None = None
     # also save the best image within each of these budgets (generator evaluations), for evaluator scores
     # by compute (experiment=equal_compute)

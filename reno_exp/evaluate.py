@@ -31,6 +31,7 @@ from reno_exp.evaluators.geneval import GenEvalConfig
 from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
 from reno_exp.hub import MissingWeightsError
 from reno_exp.records import RESULTS, JsonLines, read_records
+from reno_exp.rundir import writable
 
 EVALUATION = "evaluation.jsonl"
 log = logging.getLogger("reno_exp.evaluate")
@@ -159,6 +160,8 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     from reno_exp.run import resolve_device
 
     runs = run_dirs(path)
+    for run in runs:
+        writable(run / EVALUATION, folder=False)  # before any evaluator is built
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
     todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}

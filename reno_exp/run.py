@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
 from reno_exp import budget, summary
-from reno_exp.batching import Batches, batch_size
+from reno_exp.batching import Batches, batch_size, predicted_batch
 from reno_exp.benchmarks.base import Item
 from reno_exp.compiling import compile_parts
 from reno_exp.errors import UserError
@@ -46,9 +46,10 @@ def placed(cfg: DictConfig) -> DictConfig:
         for part in (cfg.model, cfg.get("transfer")):
             if part is not None and part.get("dtype") == "auto":
                 part.dtype = auto_dtype(part._target_, cfg.device)
+        cuda_like = "cuda" if cfg.device == "meta" else cfg.device  # the meta device stands in for CUDA
         for node in (cfg.reward or {}).values():
             if "dtype" in node and node.dtype is None:
-                node.dtype = str(tower_dtype(None, cfg.device)).removeprefix("torch.")
+                node.dtype = str(tower_dtype(None, cuda_like)).removeprefix("torch.")
     return cfg
 
 
@@ -220,7 +221,7 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
 
 def optimise_all(cfg, loop, suite, todo, generator, rewards, transfer, records, fingerprint, logger) -> None:
     conditioning = Conditioning(generator, rewards)
-    size = batch_size(cfg.batch_size, cfg.device, len(todo))
+    size = batch_size(cfg.batch_size, cfg.device, len(todo), lambda: predicted_batch(cfg))
     batches = Batches(todo, min(size, getattr(loop, "MAX_BATCH_SIZE", size)))
     items_bar = tqdm(total=len(todo), desc="ReNO items", unit="item", disable=not cfg.progress, dynamic_ncols=True)
     iter_bar = tqdm(total=cfg.optimizer.n_iters, desc="iterates", unit="it", leave=False, disable=not cfg.progress,

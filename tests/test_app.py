@@ -30,7 +30,7 @@ def test_every_config_group_option_composes(compose, group):
     if group in ("model", "reward", "optimizer", "benchmark", "logger"):
         assert opts, f"no options in conf/{group}"
     for opt in opts:
-        # equal_compute's iterates follow from a cost measured on the machine (reno_exp.cost): given here
+        # equal_compute's iterates follow from a cost measured on the machine (reno_exp.cost.step): given here
         extra = ["optimizer.forward_backward_cost=2"] if opt == "equal_compute" else []
         cfg = compose([f"{group}={opt}", *extra], return_hydra_config=group.startswith("hydra"))
         assert cfg.optimizer.n_iters >= 1

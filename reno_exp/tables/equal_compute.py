@@ -30,8 +30,13 @@ LABELS = {"reno": "ReNO", "best_of_n": "best-of-N", "zero_order": "zero-order se
           "adam": "ReNO (Adam)"}
 
 
-def applies(jobs: list[Job]) -> bool:
-    return any(j.experiment == NAME for j in jobs)
+FIELDS = ["model", "reward", "benchmark", "variant", "method", "metric", "budget", "mean", "n_images", "evaluations",
+          "skipped"]
+
+
+def choose(jobs: list[Job]) -> list[str]:
+    """This table by default when the sweep is the equal-compute experiment."""
+    return [NAME] if any(j.experiment == NAME for j in jobs) else []
 
 
 def method_of(job: Job) -> str:
@@ -142,7 +147,7 @@ def collect(jobs: list[Job]) -> tuple[dict[tuple, Row], dict[tuple, list[tuple[s
 
 
 def build(jobs: list[Job]) -> list[dict]:
-    """Rows in the schema of tables.csv: one per (row, metric, budget)."""
+    """Rows of ``equal_compute.csv`` (``FIELDS``): one per method, metric and budget (``run``: the whole run)."""
     rows, metrics = collect(jobs)
     out = []
     for (model, reward, suite, variant, method), row in sorted(rows.items(), key=lambda kv: order(kv[0])):
@@ -150,10 +155,9 @@ def build(jobs: list[Job]) -> list[dict]:
         for metric in metrics[(model, reward, suite, variant)]:
             for budget in (*BUDGETS, RUN):
                 value, n = row.value(metric, budget)
-                out.append({"table": NAME, "row": f"{LABELS.get(method, method)}: {label(metric)}", "model": model,
-                            "reward": reward, "benchmark": suite, "method": method, "variant": variant,
-                            "metric": label(metric), "column": str(budget), "ours": value, "paper": None,
-                            "n_images": n, "evaluations": spent, "skipped": row.skipped})
+                out.append({"model": model, "reward": reward, "benchmark": suite, "variant": variant, "method": method,
+                            "metric": label(metric), "budget": str(budget), "mean": value, "n_images": n,
+                            "evaluations": spent, "skipped": row.skipped})
     return out
 
 
@@ -176,12 +180,12 @@ def markdown(rows: list[dict]) -> str:
                   "|---|---|" + "---|" * (len(BUDGETS) + 2)]
         cells: dict[tuple, dict] = defaultdict(dict)
         for r in rs:
-            cells[(r["metric"], r["method"])][r["column"]] = r
+            cells[(r["metric"], r["method"])][r["budget"]] = r
         for (metric, method), by_budget in cells.items():
             first = next(iter(by_budget.values()))
             skipped = f" ({first['skipped']} records without per-iterate costs)" if first["skipped"] else ""
             lines.append(f"| {metric} | {LABELS.get(method, method)}{skipped} | "
-                         + " | ".join(fmt(by_budget[str(b)]["ours"], 4) for b in (*BUDGETS, RUN))
+                         + " | ".join(fmt(by_budget[str(b)]["mean"], 4) for b in (*BUDGETS, RUN))
                          + f" | {fmt(first['evaluations'], 1)} |")
         lines.append("")
     return "\n".join(lines)
@@ -191,8 +195,8 @@ def wandb_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     columns = ["model", "reward", "benchmark", "variant", "metric", "method", *map(str, BUDGETS), RUN, "evaluations"]
     table: dict[tuple, dict] = defaultdict(dict)
     for r in rows:
-        table[(r["model"], r["reward"], r["benchmark"], r["variant"], r["metric"], r["method"])][r["column"]] = r
-    data = [[*key, *(cs[str(b)]["ours"] for b in (*BUDGETS, RUN)), next(iter(cs.values()))["evaluations"]]
+        table[(r["model"], r["reward"], r["benchmark"], r["variant"], r["metric"], r["method"])][r["budget"]] = r
+    data = [[*key, *(cs[str(b)]["mean"] for b in (*BUDGETS, RUN)), next(iter(cs.values()))["evaluations"]]
             for key, cs in table.items()]
     return columns, data
 
