@@ -15,6 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from reno_exp.cli import guarded
+from reno_exp.errors import UserError
+
 
 def place(src: Path, dst: Path) -> bool:
     if dst.exists():
@@ -50,9 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
-    n = collect(args.sweep, args.out)
-    print(f"{n} files placed under {args.out}")
-    return 0
+
+    def body() -> int:
+        check_inputs(args.sweep, args.out)
+        print(f"{collect(args.sweep, args.out)} files placed under {args.out}")
+        return 0
+
+    return guarded(body)
+
+
+def check_inputs(sweep: Path, out: Path) -> None:
+    """One-line refusals before anything is linked: no runs, another program's directory, a damaged run
+    record, an output that is a file."""
+    from reno_exp.run_files import check_run, ours, runs_under
+
+    for run in ours(runs_under(sweep, "sweep directory"), sweep):
+        check_run(run)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file: give a directory to collect into")
 
 
 if __name__ == "__main__":
