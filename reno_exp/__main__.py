@@ -17,13 +17,14 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from reno_exp.cli import fail, user_error
+from reno_exp.compose import CONF
 from reno_exp.config import register
 
 register()
 log = logging.getLogger("reno_exp")
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")  # absolute: also when imported
 def main(cfg: DictConfig) -> None:
     from reno_exp.run import run  # heavy imports (torch, diffusers) after the config is validated
     from reno_exp.validate import check_device
@@ -58,6 +59,8 @@ def cli(argv: list[str] | None = None) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
     try:
         main()
+    except SystemExit as e:  # a refusal of the preflight callback (already printed), --help, ...
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else fail(e.code)
     except Exception as e:
         found = user_error(e)
         message = str(found) if found is not None else explain(e, get_args_parser().parse_known_args(argv)[0].overrides)

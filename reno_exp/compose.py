@@ -111,7 +111,7 @@ def unknown_option(missing: str, options: list[str] | None = None) -> str:
     """'unknown model option sdxl_trubo: did you mean sdxl_turbo? (options: ...)' from Hydra's
     ``group/option`` that it could not find."""
     group, _, option = missing.rpartition("/")
-    options = sorted(options or group_options(group))
+    options = sorted(options or (group_options(group) if group else []))
     if not options:
         return f"unknown option {missing!r}"
     if not option:
@@ -195,6 +195,7 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         detail = f" ({first_line(e.__cause__)})" if e.__cause__ else ""
         return f"bad override: {' '.join(text.split())[:300]}{detail}"
     if type(e).__module__.startswith("submitit"):  # sbatch refused (no cluster here, a bad partition...)
-        return (f"hydra/launcher=slurm could not submit the jobs: {' '.join(text.split())[:240]}; without a SLURM "
-                "cluster run the sweep with hydra/launcher=submitit_local, or without hydra/launcher")
+        said = text.strip().splitlines()[-1][:200] if text.strip() else type(e).__name__  # submitit printed the rest
+        return (f"hydra/launcher=slurm could not submit the jobs ({said}); without a SLURM cluster, run the "
+                "sweep with hydra/launcher=submitit_local, or without hydra/launcher")
     return None

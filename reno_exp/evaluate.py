@@ -147,6 +147,7 @@ def work(runs: list[Path], metric: str, cfg: EvaluateConfig, files: dict[Path, E
 def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     """Score what is missing; returns the number of lines written per run directory."""
     import torch
+    from PIL import Image
     from tqdm import tqdm
 
     from reno_exp.run import resolve_device
@@ -155,6 +156,12 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
     todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}
+    for run, record, sets in (t for todo in todos.values() for t in todo):  # before any score is written
+        missing = [rel for _, rel in sets if not (run / rel).is_file()]
+        if missing:
+            raise UserError(f"{run}: record {record['key']} points to missing image(s) {missing}")
+        for _, rel in sets:
+            check_image(run / rel)
     require_weights([m for m, todo in todos.items() if todo], cfg)  # all missing weights at once, before any build
     device = resolve_device(cfg.device)
     for metric, todo in todos.items():
@@ -167,10 +174,7 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
         except MissingWeightsError as e:  # the loaders' own check: point to the evaluators' prefetch
             raise MissingWeightsError(e.checkpoints, e.reason, PREFETCH, e.commands) from None
         for run, record, sets in tqdm(todo, desc=metric, unit="record", disable=not cfg.progress, dynamic_ncols=True):
-            missing = [rel for _, rel in sets if not (run / rel).is_file()]
-            if missing:
-                raise UserError(f"{run}: record {record['key']} points to missing image(s) {missing}")
-            images = [load_image(run / rel) for _, rel in sets]
+            images = [Image.open(run / rel).convert("RGB") for _, rel in sets]
             scores = evaluator.score(images, record)
             name = evaluator.evaluator_name(record)
             for (image_set, _), score in zip(sets, scores):
@@ -184,13 +188,15 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     return written
 
 
-def load_image(path: Path):
+def check_image(path: Path) -> None:
+    """The image is there and whole (PIL reads it through without decoding: cheap)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        return Image.open(path).convert("RGB")
+        with Image.open(path) as image:
+            image.verify()
     except (OSError, UnidentifiedImageError, SyntaxError) as e:  # PIL: truncated, damaged, not an image
-        raise UserError(f"{path} is damaged or truncated ({str(e)[:80]}); nothing of it was scored") from None
+        raise UserError(f"{path} is damaged or truncated ({str(e)[:80]}); nothing was scored") from None
 
 
 PREFETCH = "python -m reno_exp.prefetch --evaluate"

@@ -120,10 +120,10 @@ def cli(*args, env=None, timeout=300):
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("model=nope", "Could not find 'model/nope'"),
+        ("model=nope", "unknown model option 'nope'"),
         ("optimizer.n_iters=abc", "could not be converted to Integer"),
-        ("model.foo=1", "Key 'foo' not in 'TinyGeneratorConfig'"),
-        ("nonsense=1", "Key 'nonsense' not in 'Config'"),
+        ("model.foo=1", "unknown key model.foo"),
+        ("nonsense=1", "unknown key nonsense"),
         ("reward.color.channel=purple", "expected one of [red, green, blue]"),
         ("optimizer.method=sgd", "expected one of [reno, best_of_n]"),
     ],
