@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from reno_exp.cli import fail
 from reno_exp.compose import check_options
 from reno_exp.errors import UserError
-from reno_exp.validate import check_device, problems
+from reno_exp.validate import all_problems, check_device
 
 
 def refusing(check):
@@ -38,7 +38,7 @@ class Preflight(Callback):
     @refusing
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         check_options(list(config.hydra.overrides.task))
-        report([(problem, 0) for problem in problems(config)])
+        report([(problem, 0) for problem in all_problems(config)])
         check_device(config.get("device"))
 
     @refusing
@@ -54,7 +54,7 @@ class Preflight(Callback):
         loader = GlobalHydra.instance().config_loader()
         found = []
         for i, job in enumerate(jobs):
-            found += [(problem, i) for problem in problems(loader.load_sweep_config(config, job))]
+            found += [(problem, i) for problem in all_problems(loader.load_sweep_config(config, job))]
         report(found, varying(jobs))
 
 

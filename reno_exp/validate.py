@@ -165,7 +165,7 @@ def schema_for(node: DictConfig, base: type) -> type | None:
     return None
 
 
-def entries(path: str, node: DictConfig, r: Rule) -> Iterator[str]:
+def entries(path: str, node: DictConfig, r: Rule, imports: bool) -> Iterator[str]:
     """A dict of named nodes that must each be one of ``r.schema``'s (sub)classes (``reward``: name -> reward)."""
     base, tail = r.schema, f"; {r.hint}" if r.hint else ""
     for name in node:
@@ -175,7 +175,7 @@ def entries(path: str, node: DictConfig, r: Rule) -> Iterator[str]:
             continue
         typed = OmegaConf.get_type(entry)
         if dataclasses.is_dataclass(typed) and issubclass(typed, base):
-            yield from problems(entry, key)
+            yield from problems(entry, key, imports)
             continue
         if "_target_" not in entry or entry._get_node("_target_")._is_missing():
             others = [str(k) for k in node if k != name]
@@ -192,7 +192,7 @@ def entries(path: str, node: DictConfig, r: Rule) -> Iterator[str]:
         except OmegaConfBaseException as e:
             yield f"{key}: {first_line(e)}"
             continue
-        yield from problems(merged, key)
+        yield from problems(merged, key, imports)
 
 
 def target_params(target: str) -> set[str] | None:
@@ -208,11 +208,11 @@ def target_params(target: str) -> set[str] | None:
     return {p.name for p in params if p.kind is not p.VAR_POSITIONAL}
 
 
-def untyped(path: str, node: DictConfig, r: Rule) -> Iterator[str]:
+def untyped(path: str, node: DictConfig, r: Rule, imports: bool) -> Iterator[str]:
     for name, sub in (r.keys or {}).items():
         if name in node:
             yield from check_value(join(path, name), node[name], sub, node)
-    if r.target_args and node.get("_target_"):
+    if r.target_args and imports and node.get("_target_"):
         params = target_params(node._target_)
         if params is not None:
             for name in node:
@@ -220,8 +220,9 @@ def untyped(path: str, node: DictConfig, r: Rule) -> Iterator[str]:
                     yield f"{join(path, name)} is not a parameter of {node._target_}{suggest(name, params)}"
 
 
-def problems(node: DictConfig, path: str = "") -> Iterator[str]:
-    """Every problem of a composed config node against its schema's rules, depth first."""
+def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator[str]:
+    """Every problem of a composed config node against its schema's rules, depth first. ``imports``: also
+    the checks that import a ``_target_`` (torch for the optimiser's arguments: seconds)."""
     typed = OmegaConf.get_type(node)
     if not dataclasses.is_dataclass(typed):
         return
@@ -247,11 +248,11 @@ def problems(node: DictConfig, path: str = "") -> Iterator[str]:
         r = rule_of(fields[name])
         if isinstance(value, DictConfig) and not value._is_none():
             if r is not None and r.schema is not None:
-                yield from entries(key, value, r)
+                yield from entries(key, value, r, imports)
             elif r is not None:
-                yield from untyped(key, value, r)
+                yield from untyped(key, value, r, imports)
             else:
-                yield from problems(value, key)
+                yield from problems(value, key, imports)
         elif r is not None:
             yield from check_value(key, value, r, node)
 
@@ -261,9 +262,15 @@ def first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def all_problems(cfg: DictConfig) -> list[str]:
+    """The config's problems; the checks that import a target run only when the quick ones found none, so
+    a typo is reported without waiting for torch to import."""
+    return list(problems(cfg, imports=False)) or list(problems(cfg, imports=True))
+
+
 def validate(cfg: DictConfig, limit: int = 3) -> None:
     """A UserError naming the config's problems (the first ``limit`` of them, on one line)."""
-    found = list(problems(cfg))
+    found = all_problems(cfg)
     if found:
         more = f"; and {len(found) - limit} more" if len(found) > limit else ""
         raise UserError("; ".join(found[:limit]) + more)
