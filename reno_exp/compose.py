@@ -19,16 +19,16 @@ from reno_exp.errors import UserError
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def app_config(overrides: list[str], hydra: bool = False) -> DictConfig:
+def app_config(overrides: list[str], hydra: bool = False, command: str = "this command") -> DictConfig:
     """The app's composed and validated config (``hydra``: with its ``hydra`` node); UserError otherwise."""
     from reno_exp.validate import validate
 
-    cfg = compose(overrides, hydra)
+    cfg = compose(overrides, hydra, command)
     validate(cfg)
     return cfg
 
 
-def compose(overrides: list[str], hydra: bool = False) -> DictConfig:
+def compose(overrides: list[str], hydra: bool = False, command: str = "this command") -> DictConfig:
     """The app's config for these overrides (one configuration: a sweep is refused); a bad override is a
     UserError of one line."""
     from hydra import compose as hydra_compose
@@ -41,7 +41,7 @@ def compose(overrides: list[str], hydra: bool = False) -> DictConfig:
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
         if "," in value and not value.startswith(("[", "{", "'", '"')):
-            raise UserError(f"{o} is a sweep: this command takes one configuration, so run it once per value "
+            raise UserError(f"{o} is a sweep: {command} takes one configuration, so run it once per value "
                             f"({', '.join(f'{key}={v}' for v in value.split(','))})")
     check_options(overrides)
     GlobalHydra.instance().clear()
@@ -96,7 +96,7 @@ def settings(schema: type, overrides: list[str]) -> DictConfig:
             far = difflib.get_close_matches(name, list(deep), n=1)
             hint = (f"did you mean {parent + '.' if parent else ''}{close[0]}?" if close else
                     f"did you mean {deep[far[0]]}?" if far else f"keys there: {', '.join(keys)}")
-            raise UserError(f"unknown key {key}: {hint}") from None
+            raise UserError(f"unknown key '{key}': {hint}") from None
         except OmegaConfBaseException as e:
             raise UserError(f"{o}: {first_line(e)}") from None
     validate(base)
@@ -133,7 +133,7 @@ def unknown_key(key: str, overrides: list[str], value: str = "...") -> str:
     except UserError:
         node = None
     if not isinstance(node, DictConfig):
-        return f"unknown key {key}"
+        return f"unknown key '{key}'"
     keys = [str(k) for k in node.keys()]
     if OmegaConf.get_type(node) is dict and node.get("_target_"):  # a torch optimiser's arguments
         params = target_params(node._target_) or set()
@@ -142,11 +142,11 @@ def unknown_key(key: str, overrides: list[str], value: str = "...") -> str:
         keys = sorted(set(keys) | params)
     close = difflib.get_close_matches(name, keys, n=1)
     if close:
-        return f"unknown key {key}: did you mean {parent + '.' if parent else ''}{close[0]}?"
+        return f"unknown key '{key}': did you mean {parent + '.' if parent else ''}{close[0]}?"
     elsewhere = elsewhere_key(name, others)
     if elsewhere:
-        return f"unknown key {key}: did you mean {elsewhere}?"
-    return f"unknown key {key} (keys there: {', '.join(k for k in keys if not k.startswith('_'))})"
+        return f"unknown key '{key}': did you mean {elsewhere}?"
+    return f"unknown key '{key}' (keys there: {', '.join(k for k in keys if not k.startswith('_'))})"
 
 
 def elsewhere_key(name: str, overrides: list[str]) -> str | None:

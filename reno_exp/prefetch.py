@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
-        cfg = app_config(args.overrides)
+        cfg = app_config(args.overrides, command="prefetch")
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from reno_exp.rundir import RUN, read_info
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("key", "prompt", "seed", "initial", "best")  # what every reader of a record indexes
+FIELDS = ("key", "prompt", "seed")  # what every reader of a record indexes
 
 
 def runs_under(path: str | Path, what: str = "run or sweep directory") -> list[Path]:

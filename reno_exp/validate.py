@@ -233,8 +233,8 @@ def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator
             continue
         if name not in fields:
             close = difflib.get_close_matches(str(name), list(fields), n=1)
-            yield f"unknown key {key}: " + (f"did you mean {join(path, close[0])}?" if close else
-                                             f"{typed.__name__} has no such key")
+            yield f"unknown key '{key}': " + (f"did you mean {join(path, close[0])}?" if close else
+                                               f"{typed.__name__} has no such key")
             continue
         child = node._get_node(name)
         if child._is_missing():

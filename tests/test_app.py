@@ -144,7 +144,7 @@ def test_bad_input_found_while_building_is_one_line_without_traceback(tmp_path):
 
 
 def test_wandb_online_without_access_falls_back_to_offline_with_one_warning(tmp_path):
-    env = {"WANDB_MODE": "", "WANDB_API_KEY": "", "WANDB_DISABLED": "", "HOME": str(tmp_path)}
+    env = {"WANDB_MODE": "online", "WANDB_API_KEY": "", "WANDB_DISABLED": "", "HOME": str(tmp_path)}
     p = cli("logger=wandb", "optimizer.n_iters=2", f"hydra.run.dir={tmp_path / 'run'}", env=env)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
