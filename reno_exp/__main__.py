@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from reno_exp.cli import fail, user_error
+from reno_exp.cli import fail, one_line_errors, user_error
 from reno_exp.compose import CONF
 from reno_exp.config import register
 
@@ -54,6 +54,9 @@ def cli(argv: list[str] | None = None) -> int:
     from reno_exp.compose import explain
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = one_line_errors(get_args_parser())
+    parser.prog = "python -m reno_exp"
+    overrides = parser.parse_args(argv).overrides  # a bad flag: one line, exit 2
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [saved_argv[0] if saved_argv else "reno_exp", *argv]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
@@ -63,7 +66,7 @@ def cli(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0 if e.code is None else fail(e.code)
     except Exception as e:
         found = user_error(e)
-        message = str(found) if found is not None else explain(e, get_args_parser().parse_known_args(argv)[0].overrides)
+        message = str(found) if found is not None else explain(e, overrides)
         if message is None:
             raise
         return fail(message)

@@ -7,6 +7,7 @@ is a bug, and keeps its traceback.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -42,3 +43,20 @@ def guarded(body: Callable[[], int | None]) -> int:
         if found is None:
             raise
         return fail(found)
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's errors as one line (its own print the whole usage first, wrapped over several)."""
+
+    def error(message: str):
+        parser.exit(EXIT_BAD_INPUT, f"error: {message} (see {parser.prog} --help)\n")
+
+    parser.error = error
+    return parser
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")

@@ -64,7 +64,7 @@ def check_options(overrides: list[str]) -> None:
     ``optional`` group (``experiment=tabel2`` would run the defaults)."""
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
-        if not (CONF / key).is_dir() or value in ("", "null") or value.startswith(("[", "$")):
+        if key.startswith("hydra") or not (CONF / key).is_dir() or value in ("", "null") or value.startswith(("[", "$")):
             continue
         for option in value.split(","):  # a sweep's values
             if not (CONF / key / f"{option.strip()}.yaml").is_file():
@@ -98,6 +98,9 @@ def settings(schema: type, overrides: list[str]) -> DictConfig:
                     f"did you mean {deep[far[0]]}?" if far else f"keys there: {', '.join(keys)}")
             raise UserError(f"unknown key '{key}': {hint}") from None
         except OmegaConfBaseException as e:
+            key, _, value = o.partition("=")
+            if "is not a ListConfig" in str(e):
+                raise UserError(f"{key} takes a list: {key}=[{value}]") from None
             raise UserError(f"{o}: {first_line(e)}") from None
     validate(base)
     return base
@@ -189,6 +192,9 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         if key:
             value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == key.group(1)), "...")
             return unknown_key(key.group(1), overrides, value)
+        exists = re.match(r"Could not append to config. An item is already at '([^']+)'", text)
+        if exists:
+            return f"{exists.group(1)} is already in the config: set it without the +, {exists.group(1)}=..."
         merging = re.match(r"Error merging override (.+)", text)
         if merging:
             return f"{merging.group(1)}: {first_line(e.__cause__)}"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from reno_exp.cli import guarded
+from reno_exp.cli import fail, guarded
 from reno_exp.compose import settings
 from reno_exp.errors import UserError
 from reno_exp.evaluators import METRICS
@@ -227,10 +227,12 @@ USAGE = "usage: python -m reno_exp.evaluate <run or sweep dir> [key=value ...]  
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        return fail(f"give a run or sweep directory: {USAGE.removeprefix('usage: ')}")
+    if argv[0] in ("-h", "--help"):
         print(USAGE)
         print(__doc__)
-        return 0 if argv else 2
+        return 0
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -16,7 +16,6 @@ everything missing is named at once, with this command and the ``hf download`` e
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shlex
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Callable
 
 from omegaconf import DictConfig, ListConfig
 
+from reno_exp.cli import ArgumentParser
 from reno_exp.compose import CONF, app_config, compose  # noqa: F401 (compose: prefetch.compose of older callers)
 from reno_exp.errors import UserError
 from reno_exp.hub import MissingWeightsError
@@ -171,7 +171,7 @@ def prefetch_command(overrides: list[str] | None, evaluate: bool = False) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the checkpoints; download nothing")
     parser.add_argument("--evaluate", action="store_true",
                         help="also the evaluators' checkpoints (reno_exp.evaluate.checkpoints(), every metric)")

@@ -15,9 +15,10 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from reno_exp.cli import fail
-from reno_exp.compose import check_options
+from reno_exp.compose import check_options, first_line
 from reno_exp.errors import UserError
 from reno_exp.validate import all_problems, check_device
 
@@ -30,6 +31,8 @@ def refusing(check):
             check(self, config, **kwargs)
         except UserError as e:
             raise SystemExit(fail(e)) from None
+        except OmegaConfBaseException as e:  # a value that cannot be read (an interpolation to nothing)
+            raise SystemExit(fail(first_line(e))) from None
 
     return wrapped
 
@@ -37,7 +40,7 @@ def refusing(check):
 class Preflight(Callback):
     @refusing
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_options(list(config.hydra.overrides.task))
+        check_options(task_overrides(config))
         report([(problem, 0) for problem in all_problems(config)])
         check_device(config.get("device"))
 
@@ -61,7 +64,12 @@ class Preflight(Callback):
 def swept(config: DictConfig) -> list[str]:
     """The command line's overrides and the sweeper's ``params`` (an experiment's sweep), as overrides."""
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    return [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    return [f"{k}={v}" for k, v in params.items()] + task_overrides(config)
+
+
+def task_overrides(config: DictConfig) -> list[str]:
+    """The command line's overrides as typed (an override's ``${...}`` is not resolved here)."""
+    return list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
 
 
 def job_overrides(config: DictConfig, sweep: list[str]) -> list[list[str]] | None:

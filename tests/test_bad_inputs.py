@@ -184,6 +184,10 @@ CASES = [
     (app, ["reward.color.channel=purple"], "expected one of [red, green, blue]"),
     (app, ["optimizer.n_iters=abc"], "optimizer.n_iters=abc: Value 'abc' of type 'str' could not be converted to Integer"),
     (app, ["optimizer.n_iters==3"], "cannot read the override optimizer.n_iters==3"),
+    (app, ["optimizer.n_iters=${oops}"], "optimizer.n_iters: Interpolation key 'oops' not found"),
+    (app, ["+seed=3"], "seed is already in the config: set it without the +"),
+    (app, ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (app, ["-m", "hydra/launcher=slrum"], "unknown hydra/launcher option 'slrum': did you mean slurm?"),
     # devices
     (app, ["device=gpu"], "device=gpu: not a device; use cpu, cuda or cuda:N"),
     (app, ["device=cuda:9"], "device=cuda:9"),
@@ -195,6 +199,8 @@ CASES = [
     (evaluate, [RUN, "metricz=[geneval]"], "unknown key 'metricz': did you mean metrics?"),
     (evaluate, [RUN, "geneval.threshold=2"], "geneval.threshold must be between 0 and 1, got 2"),
     (evaluate, [RUN, "image_sets=[]"], "image_sets is empty"),
+    (evaluate, [RUN, "metrics=geneval"], "metrics takes a list: metrics=[geneval]"),
+    (evaluate, [], "give a run or sweep directory"),
     (evaluate, [RUN, "device=gpu"], "device=gpu: not a device"),
     (evaluate, [RUN, "random_init"], "'random_init' is not a key=value setting"),
     (evaluate, ["metrics=[geneval]"], "the first argument is the directory"),
@@ -207,11 +213,13 @@ CASES = [
     (analysis, ["{bad_run_yaml}"], "run.yaml is not a reno_exp run record"),
     (analysis, ["{empty}"], "no run under"),
     (analysis, [RUN, "--max-figures", "-1"], "--max-figures must be >= 0, got -1"),
+    (analysis, [RUN, "--max-figures", "many"], "argument --max-figures: invalid int value: 'many'"),
     # tables
     (tables, ["{foreign}"], "no reno_exp run under"),
     (tables, ["{bad_run_yaml}"], "run.yaml is not a reno_exp run record"),
     (tables, ["{a_file}"], "is not a directory"),
     (tables, [RUN, "--out", "{a_file}"], "is a file, not a directory"),
+    (tables, [RUN, "--tables", "4"], "argument --tables: invalid choice: '4'"),
     # prefetch takes the app's overrides: the same checks
     (prefetch, ["--list", "model=sdxl_trubo"], "did you mean sdxl_turbo?"),
     (prefetch, ["--list", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
@@ -240,7 +248,10 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(entry, argv, message, 
         argv += [f"hydra.run.dir={made['run']}", f"hydra.sweep.dir={made['base']}/sweep"]
     before = {name: snapshot(d) for name, d in made.items() if d.is_dir()}
     capsys.readouterr()
-    code = entry(argv)
+    try:
+        code = entry(argv)
+    except SystemExit as e:  # argparse's errors leave as the process would: SystemExit(2)
+        code = e.code
     out = capsys.readouterr()
     lines = [x for x in out.err.splitlines() if x.strip()]
     assert code == 2, (code, out.err, out.out)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
 from reno_exp.analysis.analyse import analyse
-from reno_exp.cli import guarded
+from reno_exp.cli import ArgumentParser, guarded
 from reno_exp.errors import UserError
 from reno_exp.run_files import check_run, runs_under, warn_missing
 from reno_exp.validate import check_arg
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m reno_exp.analysis", description=__doc__)
+    p = ArgumentParser(prog="python -m reno_exp.analysis", description=__doc__)
     p.add_argument("path", help="a run directory (with results.jsonl) or a sweep directory of them")
     p.add_argument("--max-figures", type=int, default=16, help="per-prompt figures and iterate rows per run")
     p.add_argument("--n-random", type=int, default=256, help="pairs of random noises for the random-noise row")

@@ -9,13 +9,12 @@ a file already there (the same initial image from another reward's job) is kept.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from reno_exp.cli import guarded
+from reno_exp.cli import ArgumentParser, guarded
 from reno_exp.errors import UserError
 
 
@@ -49,7 +48,7 @@ def collect(sweep: Path, out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.benchmarks.collect", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m reno_exp.benchmarks.collect", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from reno_exp.cli import guarded
+from reno_exp.cli import ArgumentParser, guarded
 from reno_exp.errors import UserError
 from reno_exp.run_files import check_run, ours, runs_under
 from reno_exp.tables import paper, wandb_log
@@ -45,7 +45,7 @@ def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.tables", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m reno_exp.tables", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path, help="a sweep directory (or one run directory)")
     parser.add_argument("--tables", nargs="+", choices=sorted(paper.LAYOUTS), help="default: from the sweep's experiment")
     parser.add_argument("--out", type=Path, help="where tables.md and tables.csv go (default: the sweep dir)")
