@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # tests and smoke runs never touch the network: the hub is off, W&B offline, prompts from the mirror
 OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline RENO_EXP_DATA=$${RENO_EXP_DATA:-$(abspath ../shared/benchmarks)}
 
-.PHONY: install demo test test-fast lint bench clean help
+.PHONY: install demo test test-fast lint bench gpu-check clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,11 @@ test-fast: $(STAMP)  ## the tests not marked slow
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check reno_exp tests
 
-bench: $(STAMP)  ## seconds per iteration, peak memory and app overhead vs a bare loop (ARGS: overrides)
+bench: $(STAMP)  ## s/iterate and app overhead vs a bare loop; ARGS: overrides, --batch-sizes, --memory, --flops, --plan
 	$(OFFLINE) $(BIN)/python -m reno_exp.bench $(ARGS)
+
+gpu-check: $(STAMP)  ## on a GPU: every generator + reward=all, batch 1 and auto, eager and compiled (Markdown, < 8 min)
+	$(OFFLINE) $(BIN)/python -m reno_exp.bench.gpu_check $(ARGS)
 
 clean:  ## remove run outputs (not the venv)
 	rm -rf outputs multirun

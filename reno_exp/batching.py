@@ -1,9 +1,11 @@
 """How many items run together: ``batch_size`` (an integer, or ``auto``), and survival of out-of-memory.
 
-``auto`` on CUDA starts from a guess and lets the first batches find the size: an out-of-memory error
-halves the batch and runs the same items again (an event in their records), so neither a trial nor an
-OOM in the middle of a sweep job ends the job. On a CPU, batching buys little (the cores are busy at any
-batch size), so ``auto`` means ``CPU_AUTO``.
+``auto`` on CUDA starts from the largest batch the cost model predicts to fit the GPU
+(reno_exp.cost.predict_memory, a meta-device dry run of the config: about 10-25 s), or from
+``CUDA_AUTO_START`` when no prediction can be made, and lets the first batches correct it: an
+out-of-memory error halves the batch and runs the same items again (an event in their records), so
+neither a wrong guess nor an OOM in the middle of a sweep job ends the job. On a CPU, batching buys
+little (the cores are busy at any batch size), so ``auto`` means ``CPU_AUTO``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from collections.abc import Callable
 
 import torch
 
@@ -20,13 +23,27 @@ CPU_AUTO = 1
 CUDA_AUTO_START = 32  # halved on out-of-memory until a batch fits
 
 
-def batch_size(value, device: str, n_items: int) -> int:
-    if value == "auto":
-        size = CUDA_AUTO_START if device.startswith("cuda") else CPU_AUTO
-        log.info("batch_size=auto: starting at %d on %s", min(size, n_items), device)
-    else:
-        size = int(value)
-    return max(1, min(size, n_items))
+def batch_size(value, device: str, n_items: int, predict: Callable[[], int] | None = None) -> int:
+    """``predict()``: the predicted largest batch on this device (CUDA only)."""
+    if value != "auto":
+        return max(1, min(int(value), n_items))
+    size, why = CPU_AUTO, "the CPU default"
+    if device.startswith("cuda"):
+        size, why = CUDA_AUTO_START, "no memory prediction"
+        try:
+            size, why = max(1, predict()), "the predicted largest batch"
+        except Exception as e:  # a prediction is a head start, not a requirement: OOM halving corrects
+            log.warning("batch_size=auto: no memory prediction (%s); starting at %d", str(e)[:120], size)
+    size = max(1, min(size, n_items))
+    log.info("batch_size=auto: starting at %d on %s (%s)", size, device, why)
+    return size
+
+
+def predicted_batch(cfg) -> int:
+    """The largest batch the cost model predicts to fit this CUDA device's memory."""
+    from reno_exp.cost import max_batch, predict_memory
+
+    return max_batch(predict_memory(cfg), torch.cuda.get_device_properties(torch.device(cfg.device)).total_memory)
 
 
 class Batches:

@@ -34,6 +34,7 @@ from reno_exp.hub import MissingWeightsError
 from reno_exp.records import JsonLines, read_records
 from reno_exp.rewards.configs import TOWER_DTYPES
 from reno_exp.run_files import check_run, runs_under
+from reno_exp.rundir import writable
 from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, check_device, rule
 
 EVALUATION = "evaluation.jsonl"
@@ -153,6 +154,8 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     from reno_exp.run import resolve_device
 
     runs = run_dirs(path)
+    for run in runs:
+        writable(run / EVALUATION, folder=False)  # before any evaluator is built
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
     todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}

@@ -4,6 +4,7 @@ seeded random initialisation (``random_init``) that is the same in every process
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import shlex
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -62,10 +63,26 @@ def load(checkpoint: str, fn: Callable[..., T], *args, **kwargs) -> T:
     except (OSError, ValueError) as e:  # OSError covers the hub's HTTP/offline errors
         raise MissingWeightsError(checkpoint, first_line(e), commands=[hf_command(checkpoint)]) from None
 
+# where seeded_init builds random weights: None is the default device; "meta" gives shapes and dtypes only
+_init_device: contextvars.ContextVar[str | None] = contextvars.ContextVar("init_device", default=None)
+
+
+@contextlib.contextmanager
+def random_init_on(device: str | None):
+    """Build every random-init part inside on ``device``; "meta": nothing allocated, real architectures,
+    for the cost model and the CUDA dry run (reno_exp.cost). Schedulers and tokenizers are built outside
+    seeded_init, so they stay real."""
+    token = _init_device.set(device)
+    try:
+        yield
+    finally:
+        _init_device.reset(token)
+
 
 @contextlib.contextmanager
 def seeded_init(seed: int = 0):
     """Random-weight builds that are a function of ``seed`` alone (the global RNG is left as it was)."""
-    with torch.random.fork_rng(devices=[]):
+    device = _init_device.get()
+    with torch.random.fork_rng(devices=[]), (torch.device(device) if device else contextlib.nullcontext()):
         torch.manual_seed(seed)
         yield

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
 from reno_exp import reno, summary
-from reno_exp.batching import Batches, batch_size
+from reno_exp.batching import Batches, batch_size, predicted_batch
 from reno_exp.benchmarks.base import Item
 from reno_exp.compiling import compile_parts
 from reno_exp.generators.base import OneStepGenerator, auto_dtype
@@ -45,9 +45,10 @@ def placed(cfg: DictConfig) -> DictConfig:
         for part in (cfg.model, cfg.get("transfer")):
             if part is not None and part.get("dtype") == "auto":
                 part.dtype = auto_dtype(part._target_, cfg.device)
+        cuda_like = "cuda" if cfg.device == "meta" else cfg.device  # the meta device stands in for CUDA
         for node in (cfg.reward or {}).values():
             if "dtype" in node and node.dtype is None:
-                node.dtype = str(tower_dtype(None, cfg.device)).removeprefix("torch.")
+                node.dtype = str(tower_dtype(None, cuda_like)).removeprefix("torch.")
     return cfg
 
 
@@ -202,7 +203,7 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
 
 def optimise_all(cfg, suite, todo, generator, rewards, transfer, records, fingerprint, logger) -> None:
     conditioning = Conditioning(generator, rewards)
-    batches = Batches(todo, batch_size(cfg.batch_size, cfg.device, len(todo)))
+    batches = Batches(todo, batch_size(cfg.batch_size, cfg.device, len(todo), lambda: predicted_batch(cfg)))
     items_bar = tqdm(total=len(todo), desc="ReNO items", unit="item", disable=not cfg.progress, dynamic_ncols=True)
     iter_bar = tqdm(total=cfg.optimizer.n_iters, desc="iterates", unit="it", leave=False, disable=not cfg.progress,
                     dynamic_ncols=True)

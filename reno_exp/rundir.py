@@ -78,21 +78,28 @@ def latest_launch(run_dir: str | Path) -> dict:
     return yaml.safe_load((launches[-1] / "config.yaml").read_text()) or {} if launches else {}
 
 
+def writable(path: Path, folder: bool) -> None:
+    """That ``path`` is (or can be made) a writable file or folder: one clear line now, not a traceback
+    after an hour of compute."""
+    if path.exists():
+        if folder and not path.is_dir():
+            raise UserError(f"{path} is not a writable directory (a file is in its place)")
+        if not folder and not path.is_file():
+            raise UserError(f"{path} is not a writable file (a directory is in its place)")
+        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            raise UserError(f"{path} is not writable (permission denied)")
+        return
+    parent = next(p for p in path.parents if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot create {path}: {parent} is not a writable directory")
+
+
 def check_writable(run_dir: Path) -> None:
-    """One clear line now, not a traceback after an hour of compute."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"run directory {run_dir} is a file, not a directory")
-    probe = run_dir if run_dir.exists() else next(p for p in run_dir.parents if p.exists())
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write to {probe}: permission denied (choose another hydra.run.dir)")
+    writable(run_dir, folder=True)
     for name in FILES:
-        p = run_dir / name
-        if p.exists() and (not p.is_file() or not os.access(p, os.W_OK)):
-            raise UserError(f"{p} is not a writable file")
+        writable(run_dir / name, folder=False)
     for name in FOLDERS:
-        p = run_dir / name
-        if p.exists() and (not p.is_dir() or not os.access(p, os.W_OK | os.X_OK)):
-            raise UserError(f"{p} is not a writable directory")
+        writable(run_dir / name, folder=True)
 
 
 def holds_results(run_dir: Path) -> bool:

@@ -120,9 +120,15 @@ def test_out_of_memory_with_one_item_is_not_swallowed():
                 raise torch.OutOfMemoryError("injected")
 
 
-def test_batch_size_auto_is_a_fixed_default_on_cpu_and_starts_high_on_cuda():
-    assert batch_size("auto", "cpu", 100) == 1
-    assert batch_size("auto", "cuda", 100) == 32 and batch_size("auto", "cuda", 5) == 5
+def test_batch_size_auto_is_a_fixed_default_on_cpu_and_the_prediction_on_cuda():
+    def broken():
+        raise RuntimeError("no GPU to predict for")
+
+    assert batch_size("auto", "cpu", 100, predict=lambda: 7) == 1
+    assert batch_size("auto", "cuda", 100, predict=lambda: 7) == 7
+    assert batch_size("auto", "cuda", 5, predict=lambda: 7) == 5
+    assert batch_size("auto", "cuda", 100, predict=lambda: 0) == 1  # not even one fits: try one anyway
+    assert batch_size("auto", "cuda", 100, predict=broken) == 32  # then halving on OOM finds the size
     assert batch_size(4, "cpu", 2) == 2
 
 

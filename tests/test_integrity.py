@@ -218,7 +218,7 @@ def test_the_summary_says_what_it_shows_and_reports_nan_totals():
 @pytest.mark.parametrize("make, message", [
     (lambda d: (d / RESULTS).mkdir(parents=True), "results.jsonl is not a writable file"),
     (lambda d: (d.mkdir(), (d / "noise").write_text("")), "noise is not a writable directory"),
-    (lambda d: (d.parent.mkdir(exist_ok=True), d.write_text("")), "is a file, not a directory"),
+    (lambda d: (d.parent.mkdir(exist_ok=True), d.write_text("")), "run is not a writable directory"),
 ])
 def test_outputs_that_cannot_be_written_stop_the_run_before_any_work(compose, tmp_path, make, message, monkeypatch):
     d = tmp_path / "run"
@@ -310,3 +310,18 @@ def test_an_offline_wandb_runs_summary_is_the_mean_over_its_items(compose, tmp_p
         assert got[f"improved/{name}"] == pytest.approx(sum(r["best"][name] > r["initial"][name] for r in rows) / 3)
     assert got["items"] == 3
     assert not [k for k in got if k.startswith(("item/", "iterate/"))]  # no item's value poses as the run's
+
+
+def test_evaluate_and_analysis_stop_before_any_work_when_their_outputs_cannot_be_written(compose, tmp_path,
+                                                                                          monkeypatch):
+    from reno_exp.analysis.analyse import analyse_run
+    from reno_exp.evaluate import EvaluateConfig, evaluate
+
+    run(compose(FAST), tmp_path)
+    (tmp_path / "evaluation.jsonl").mkdir()
+    monkeypatch.setattr("reno_exp.evaluate.build", lambda *a: pytest.fail("built an evaluator"))
+    with pytest.raises(UserError, match="evaluation.jsonl is not a writable file"):
+        evaluate(tmp_path, EvaluateConfig(random_init=True, tiny=True))
+    (tmp_path / "analysis").write_text("")
+    with pytest.raises(UserError, match="analysis is not a writable directory"):
+        analyse_run(tmp_path)

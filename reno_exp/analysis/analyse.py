@@ -22,6 +22,7 @@ from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run, read_config, run_dirs
 from reno_exp.analysis.spectra import LOW, Spectra, spectra
+from reno_exp.rundir import writable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
     if not run.records:
         raise FileNotFoundError(f"{run.dir}: no records (results.jsonl missing or empty)")
     out = Outputs(run.dir, Path(out_dir) if out_dir else run.dir / "analysis")
+    writable(out.out_dir, folder=True)
     out.out_dir.mkdir(parents=True, exist_ok=True)
 
     out.table = dist.distances(run, n_random=n_random)

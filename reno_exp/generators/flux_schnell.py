@@ -147,7 +147,7 @@ class FluxSchnell(TransformerOneStep):
             mu = calculate_shift(self.latent_shape[0], cfg.get("base_image_seq_len", 256),
                                  cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
                                  cfg.get("max_shift", 1.15))
-        self.scheduler.set_timesteps(sigmas=sigmas, device=self.device, mu=mu)
+        self.scheduler.set_timesteps(sigmas=sigmas, device="cpu", mu=mu)  # the schedule stays on the CPU
 
     def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
         # one step by default; schnell's 2-4 step schedules run the same loop as the pipeline
@@ -160,7 +160,7 @@ class FluxSchnell(TransformerOneStep):
         x = noise
         for t in self.scheduler.timesteps:
             v = self.transformer(
-                hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.dtype) / 1000,
+                hidden_states=x.to(self.dtype), timestep=t.expand(noise.shape[0]).to(self.device, self.dtype) / 1000,
                 guidance=guidance, img_ids=self.img_ids, txt_ids=txt_ids, return_dict=False, **cond,
             )[0]
             x = self.scheduler.step(v.float(), t, x, return_dict=False)[0]

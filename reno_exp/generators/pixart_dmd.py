@@ -32,7 +32,6 @@ def random_pixart_parts(num_layers: int | None = None, text_encoder_layers: int 
         "transformer": PixArtTransformer2DModel.from_config(arch(MODEL, "transformer", num_layers=num_layers)),
         "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
         "text_encoder": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder", num_layers=text_encoder_layers))),
-        "scheduler": DDPMScheduler.from_config(arch(MODEL, "scheduler")),
     }
 
 
@@ -78,6 +77,7 @@ class PixArtDMD(TransformerOneStep):
         if random_init:
             with seeded_init():
                 parts = random_pixart_parts(num_layers, text_encoder_layers)
+            parts["scheduler"] = DDPMScheduler.from_config(arch(MODEL, "scheduler"))  # real in a meta build
             parts["tokenizer"] = offline_t5_tokenizer()
         else:
             parts = load_pixart_parts(hub_id, pipeline_id, getattr(torch, dtype))
@@ -114,8 +114,8 @@ class PixArtDMD(TransformerOneStep):
                 "aspect_ratio": torch.tensor([[1.0]], dtype=self.dtype, device=self.device).expand(batch, 1)}
 
     def step(self, noise: torch.Tensor, cond: dict) -> torch.Tensor:
-        # reset on every call: the scheduler keeps a step index
-        self.scheduler.set_timesteps(timesteps=self.timesteps, device=self.device)
+        # reset on every call: the scheduler keeps a step index; its schedule stays on the CPU (as SD's)
+        self.scheduler.set_timesteps(timesteps=self.timesteps, device="cpu")
         t = self.scheduler.timesteps[0]
         latents = noise * self.scheduler.init_noise_sigma
         model_in = self.scheduler.scale_model_input(latents, t).to(self.dtype)

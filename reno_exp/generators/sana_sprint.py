@@ -37,7 +37,6 @@ def random_sana_parts(num_layers=None, text_encoder_layers=None) -> dict:
         "transformer": SanaTransformer2DModel.from_config(arch(MODEL, "transformer", num_layers=num_layers)),
         "vae": AutoencoderDC.from_config(arch(MODEL, "vae")),
         "text_encoder": Gemma2Model(Gemma2Config(**arch(MODEL, "text_encoder", num_hidden_layers=text_encoder_layers))),
-        "scheduler": SCMScheduler.from_config(arch(MODEL, "scheduler")),
     }
 
 
@@ -78,6 +77,7 @@ class SanaSprint(TransformerOneStep):
         if random_init:
             with seeded_init():
                 parts = random_sana_parts(num_layers, text_encoder_layers)
+            parts["scheduler"] = SCMScheduler.from_config(arch(MODEL, "scheduler"))  # real in a meta build
             parts["tokenizer"] = offline_gemma_tokenizer()
         else:
             parts = load_sana_parts(hub_id, getattr(torch, dtype))

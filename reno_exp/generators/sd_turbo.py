@@ -28,14 +28,17 @@ def arch(name: str) -> dict:
 
 
 def random_sd_turbo_parts() -> dict:
-    with hub.seeded_init():
-        return {
+    with hub.seeded_init():  # networks only: the scheduler and tokenizer stay real in a meta build
+        nets = {
             "unet": UNet2DConditionModel.from_config(arch("unet")),
             "vae": AutoencoderKL.from_config(arch("vae")),
             "text_encoder": CLIPTextModel(CLIPTextConfig(**arch("text_encoder"))),
-            "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
-            "scheduler": cpu_scheduler(EulerDiscreteScheduler, arch("scheduler")),
         }
+    return {
+        **nets,
+        "tokenizer": offline_clip_tokenizer(pad_token="!"),  # SD 2.x pads with "!" like OpenCLIP
+        "scheduler": cpu_scheduler(EulerDiscreteScheduler, arch("scheduler")),
+    }
 
 
 def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype, scheduler_cls=EulerDiscreteScheduler,

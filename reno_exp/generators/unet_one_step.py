@@ -73,11 +73,13 @@ class UNetOneStep(OneStepGenerator):
         return len(self._timesteps) if self._timesteps is not None else self.num_inference_steps
 
     def _set_timesteps(self) -> torch.Tensor:
-        # schedulers keep a step index, so this resets it on every call (it costs microseconds)
+        # schedulers keep a step index, so this resets it on every call (it costs microseconds). The schedule
+        # lives on the CPU: its scalars enter each step as CPU scalars (no device sync for the scheduler's
+        # index lookups and comparisons), and a meta-device dry run can run it for real.
         if self._timesteps is None:
-            self.scheduler.set_timesteps(self.num_inference_steps, device=self.device)
+            self.scheduler.set_timesteps(self.num_inference_steps, device="cpu")
         else:
-            self.scheduler.set_timesteps(timesteps=self._timesteps, device=self.device)
+            self.scheduler.set_timesteps(timesteps=self._timesteps, device="cpu")
         return self.scheduler.timesteps
 
     def _step_kwargs(self, batch: int) -> dict[str, Any]:

@@ -72,6 +72,7 @@ class RewardSet(nn.Module):
         return loss, scores
 
     def total(self, scores: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The weighted reward total, without the regulariser: what the best iterate is chosen on."""
-        parts = [self.weights[name] * s.detach() for name, s in scores.items()]
-        return sum(parts[1:], parts[0])
+        """The weighted reward total, without the regulariser: what the best iterate is chosen on. A reward
+        of weight 0 is left out, not multiplied by 0: its NaN must not make an iterate ineligible."""
+        parts = [self.weights[name] * s.detach() for name, s in scores.items() if self.weights[name] != 0]
+        return sum(parts[1:], parts[0]) if parts else torch.zeros_like(next(iter(scores.values())).detach())

@@ -1,0 +1,114 @@
+"""``python -m reno_exp.bench [overrides] [options]``: what a run costs, before and while it runs.
+
+  (no option)            s/iterate, peak memory, and the app's overhead over a bare loop of Algorithm 1
+  --batch-sizes 1,4,8    items/hour at each batch size, and the ratio to batch 1
+  --memory [--gpu-gib G] predicted memory by part, gradient checkpointing off and on, the largest batch
+                         that fits G GiB (on CUDA, beside the measured peak)
+  --flops                FLOPs per iterate per item by part (generator, each reward)
+  --plan                 jobs, items, iterates and device-hours of the sweep of the overrides
+                         (e.g. --plan experiment=table2); --items-per-hour, --peak-share/--gpu for hours
+
+Timings: warm-up, interleaved repeats, the fastest repeat of each variant and the repeats' spread; a
+ratio whose distance from 1 is within its spread is printed as "within noise". On a CPU shared with other
+work, --threads 1 keeps torch's threads from waiting on each other (ten times steadier here).
+Predictions come from a dry run of the real architectures on the meta device (reno_exp.cost), at each
+model's CUDA dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2, as every entry point's bad input
+        print(f"bench: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def positive(kind, minimum=1):
+    def check(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+    return check
+
+
+def sizes(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be at least 1, got {text!r}")
+    return sorted(set(values))
+
+
+def share(text: str) -> float:
+    value = positive(float, 0)(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a share of peak in (0, 1], got {text}")
+    return value
+
+
+def parse(argv) -> argparse.Namespace:
+    p = Parser(prog="python -m reno_exp.bench", description=__doc__.splitlines()[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n".join(__doc__.splitlines()[2:]))
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--items", type=positive(int), help="items timed per repeat (default 3; the largest batch size)")
+    p.add_argument("--repeats", type=positive(int), default=3)
+    p.add_argument("--warmup", type=positive(int, 0), default=1)
+    p.add_argument("--threads", type=positive(int), help="torch CPU threads (a shared CPU: 1 is far steadier)")
+    p.add_argument("--batch-sizes", type=sizes)
+    p.add_argument("--memory", action="store_true")
+    p.add_argument("--gpu-gib", type=positive(float, 0.001), default=80.0)
+    p.add_argument("--flops", action="store_true")
+    p.add_argument("--plan", action="store_true")
+    p.add_argument("--items-per-hour", type=positive(float, 0.001))
+    p.add_argument("--peak-share", type=share, help="with --plan: hours at this share of --gpu's peak, from FLOPs")
+    p.add_argument("--gpu", default="H100", help="with --peak-share: a GPU of reno_exp.cost.gpus (default H100)")
+    args = p.parse_args(argv)
+    if args.peak_share is not None:
+        from reno_exp.cost.gpus import peak_tflops
+
+        if peak_tflops(args.gpu) is None:
+            p.error(f"--gpu {args.gpu!r}: no known peak rate (known: A100, H100, H100 PCIe, H200, L40S, L4, A10, ...)")
+    return args
+
+
+def main(argv=None) -> None:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from reno_exp.bench.commands import batch_sizes, memory_and_flops, overhead, plan
+    from reno_exp.errors import UserError
+
+    args = parse(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        if args.plan:
+            plan(args)
+        elif args.memory or args.flops:
+            memory_and_flops(args)
+        elif args.batch_sizes:
+            batch_sizes(args)
+        else:
+            overhead(args)
+    except (UserError, HydraException, OmegaConfBaseException) as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        print(f"bench: {first}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
