@@ -195,6 +195,11 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         exists = re.match(r"Could not append to config. An item is already at '([^']+)'", text)
         if exists:
             return f"{exists.group(1)} is already in the config: set it without the +, {exists.group(1)}=..."
+        several = re.match(r"Multiple values for ([\w/]+)", text)
+        if several:
+            group = several.group(1)
+            return (f"{group} already has its option; +{group}=... cannot add another: list them all, "
+                    f"{group}=[a,b] (options: {', '.join(group_options(group))})")
         merging = re.match(r"Error merging override (.+)", text)
         if merging:
             return f"{merging.group(1)}: {first_line(e.__cause__)}"

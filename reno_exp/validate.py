@@ -90,7 +90,7 @@ def bound(b: Bound, siblings: DictConfig | None) -> float | None:
 
 def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = None) -> Iterator[str]:
     """The problems of one value against its rule (nothing for None: null is the schema's business)."""
-    if value is None:
+    if value is None or (r.auto and value == "auto"):
         return
     tail = f"; {r.hint}" if r.hint else ""
     if isinstance(value, ListConfig | list):
@@ -105,7 +105,7 @@ def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = Non
             for i, v in enumerate(items):
                 yield from check_value(f"{key}[{i}]", v, r.each)
         return
-    if isinstance(value, str) and not (r.auto and value == "auto"):
+    if isinstance(value, str):
         if r.nonempty and not value.strip():
             yield f"{key} is empty{tail}"
         if r.choices is not None and value not in r.choices:
@@ -115,12 +115,13 @@ def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = Non
         if any(b is not None for b in (r.ge, r.gt, r.le, r.lt)) or r.integer:
             yield f"{key} must be {r.requirement()}, got {value!r}{tail}"
         return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if r.choices is not None and value not in r.choices:
-            yield f"{key} must be one of {', '.join(map(str, r.choices))}, got {value!r}"
-        return
     if r.choices is not None and value not in r.choices:
-        yield f"{key} must be one of {', '.join(map(str, r.choices))}, got {value!r}"
+        yield f"{key} must be one of {', '.join(map(str, r.choices))}, got {shown(value)!r}"
+        return
+    numeric = r.integer or r.finite or r.multiple_of or any(b is not None for b in (r.ge, r.gt, r.le, r.lt))
+    if isinstance(value, bool) or not isinstance(value, int | float):  # true, or a mapping, where a number goes
+        if numeric:
+            yield f"{key} must be {r.requirement()}, got {shown(value)}{tail}"
         return
     ok = True
     if isinstance(value, float) and math.isnan(value):
@@ -249,8 +250,10 @@ def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator
         if isinstance(value, DictConfig) and not value._is_none():
             if r is not None and r.schema is not None:
                 yield from entries(key, value, r, imports)
-            elif r is not None:
+            elif r is not None and (r.keys or r.target_args):
                 yield from untyped(key, value, r, imports)
+            elif r is not None:
+                yield from check_value(key, value, r, node)
             else:
                 yield from problems(value, key, imports)
         elif r is not None:
@@ -282,7 +285,7 @@ DEVICE_HINT = "not a device; use cpu, cuda or cuda:N (or leave it unset: cuda wh
 
 def check_device(device: str | None, key: str = "device") -> None:
     """The device exists here (torch is imported only for a CUDA device)."""
-    if device is None or device in ("cpu",):
+    if device is None or device == "cpu":
         return
     if not re.fullmatch(DEVICE, device):
         hint = " (did you mean cuda?)" if device.lower().startswith(("gpu", "cuda", "nvidia")) else ""

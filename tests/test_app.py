@@ -122,8 +122,8 @@ def cli(*args, env=None, timeout=300):
     [
         ("model=nope", "unknown model option 'nope'"),
         ("optimizer.n_iters=abc", "could not be converted to Integer"),
-        ("model.foo=1", "unknown key model.foo"),
-        ("nonsense=1", "unknown key nonsense"),
+        ("model.foo=1", "unknown key 'model.foo'"),
+        ("nonsense=1", "unknown key 'nonsense'"),
         ("reward.color.channel=purple", "expected one of [red, green, blue]"),
         ("optimizer.method=sgd", "expected one of [reno, best_of_n]"),
     ],

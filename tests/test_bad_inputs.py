@@ -160,6 +160,7 @@ CASES = [
     (app, ["benchmark.prompt="], "benchmark.prompt is empty"),
     (app, ["batch_size=0"], 'batch_size must be an integer >= 1 or "auto", got 0'),
     (app, ["batch_size=many"], 'batch_size must be an integer >= 1 or "auto"'),
+    (app, ["batch_size=true"], 'batch_size must be an integer >= 1 or "auto", got True'),
     (app, ["model.resolution=60"], "model.resolution must be a multiple of 8"),
     (app, ["model=flux_schnell", "model.resolution=520"], "model.resolution must be a multiple of 16 between 64 and 2048"),
     (app, ["model=sd_turbo", "model.resolution=8192"], "model.resolution must be a multiple of 8 between 64 and 2048"),
@@ -175,6 +176,7 @@ CASES = [
     (app, ["+optimizer.optim.lrr=1"], "optimizer.optim.lrr is not a parameter of torch.optim.SGD (did you mean lr?)"),
     (app, ["+reward.color.chanel=red"], "unknown key 'reward.color.chanel': did you mean reward.color.channel?"),
     (app, ["+reward.hpsv3.weight=2"], "reward.hpsv3 is not in this config"),
+    (app, ["+reward=aesthetic"], "reward already has its option; +reward=... cannot add another: list them all"),
     (app, ["+reward.mine={_target_:my.Reward,weight:1}"], "reward.mine._target_=my.Reward is not a known Reward class"),
     (app, ["model=sdxl_trubo"], "unknown model option 'sdxl_trubo': did you mean sdxl_turbo?"),
     (app, ["experiment=tabel2"], "unknown experiment option 'tabel2': did you mean table2?"),
@@ -316,6 +318,34 @@ OPTIONS = [f"{group}={p.stem}" for group in ("model", "reward", "optimizer", "be
                                               "experiment") for p in sorted((ROOT / "conf" / group).glob("*.yaml"))]
 ADAM = ("optimizer=adam composes with SGD's momentum and nesterov (the default optim dict of OptimizerConfig "
         "merges under adam.yaml's): torch.optim.Adam refuses them; a bug for conf/optimizer's owners")
+
+
+def test_the_readmes_additions_pass_the_checks(compose_module):
+    """Options in a list, a torch optimiser argument that + adds, the README's examples."""
+    from reno_exp.validate import validate
+
+    for overrides in (["reward=[all,aesthetic]"], ["+optimizer.optim.weight_decay=0.01"], ["optimizer.optim.lr=10"],
+                      ["model=sd_turbo", "random_init=true", "model.resolution=128", "batch_size=4"],
+                      ["benchmark.num_shards=4", "benchmark.shard_index=3"], ["batch_size=auto", "device=cpu"]):
+        validate(compose_module(overrides))
+
+
+def test_a_cuda_device_must_exist_here(monkeypatch):
+    import torch
+
+    from reno_exp.errors import UserError
+    from reno_exp.validate import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for fine in ("cuda", "cuda:1", "cpu", None):
+        check_device(fine)
+    with pytest.raises(UserError, match=r"device=cuda:9: this machine has 2 CUDA device\(s\), cuda:0..cuda:1"):
+        check_device("cuda:9")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(UserError, match="device=cuda: no CUDA device here"):
+        check_device("cuda")
+    with pytest.raises(UserError, match="device=GPU0 \\(did you mean cuda\\?\\): not a device"):
+        check_device("GPU0")
 
 
 @pytest.mark.parametrize("option", [pytest.param(o, marks=pytest.mark.xfail(reason=ADAM, strict=False))
