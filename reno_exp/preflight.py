@@ -1,9 +1,10 @@
-"""The checks a launch passes before Hydra creates a directory or starts a job (a Hydra callback).
+"""The checks a launch passes before Hydra makes a directory or starts a job (a Hydra callback).
 
 ``hydra.callbacks.preflight`` in conf/config.yaml: for a run, the composed config is validated
 (reno_exp.validate) and its device must exist here; for a sweep (``-m``), every job's config is composed
 and validated before the first job starts (a bad value in job 17 of 24 is found now, not after 16 jobs'
-compute), every swept group option must exist, and a SLURM launcher needs ``sbatch``. A problem is
+compute), every swept group option must exist, and a SLURM launcher needs ``sbatch``. Last, it makes
+the run (sweep) directory Hydra would make next, so that failing to is one line too. A problem is
 one line on stderr and exit code 2: Hydra turns an exception of a callback into a warning and goes on,
 so the callback ends the process itself (SystemExit is not an Exception).
 """
@@ -11,6 +12,7 @@ so the callback ends the process itself (SystemExit is not an Exception).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -43,6 +45,7 @@ class Preflight(Callback):
         check_options(task_overrides(config))
         report([(problem, 0) for problem in all_problems(config)])
         check_device(config.get("device"))
+        make_dir(config.hydra.run.dir, "hydra.run.dir")
 
     @refusing
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -50,15 +53,30 @@ class Preflight(Callback):
         check_options(sweep)
         check_launcher(config)
         jobs = job_overrides(config, sweep)
-        if jobs is None:  # another sweeper: each job checks its own config when it starts
-            return
-        from hydra.core.global_hydra import GlobalHydra
+        if jobs is not None:  # another sweeper: each job checks its own config when it starts
+            check_jobs(config, jobs)
+        make_dir(config.hydra.sweep.dir, "hydra.sweep.dir")
 
-        loader = GlobalHydra.instance().config_loader()
-        found = []
-        for i, job in enumerate(jobs):
-            found += [(problem, i) for problem in all_problems(loader.load_sweep_config(config, job))]
-        report(found, varying(jobs))
+
+def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
+    """Every job's config, composed as the launcher will compose it, against the schemas' rules."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    found = []
+    for i, job in enumerate(jobs):
+        found += [(problem, i) for problem in all_problems(loader.load_sweep_config(config, job))]
+    report(found, varying(jobs))
+
+
+def make_dir(path: str, key: str) -> None:
+    """The directory Hydra makes next, made here, where a failure is one line (Hydra's is a traceback)."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"{key}={path} is a file, not a directory; choose another")
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{key}={path}: cannot make it ({e.strerror or e}); choose another") from None
 
 
 def swept(config: DictConfig) -> list[str]:

@@ -190,6 +190,8 @@ CASES = [
     (app, ["+seed=3"], "seed is already in the config: set it without the +"),
     (app, ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (app, ["-m", "hydra/launcher=slrum"], "unknown hydra/launcher option 'slrum': did you mean slurm?"),
+    (app, ["hydra.run.dir={a_file}"], "a_file is a file, not a directory"),
+    (app, ["-m", "optimizer.n_iters=2", "hydra.sweep.dir={a_file}/sweep"], "hydra.sweep.dir="),
     # devices
     (app, ["device=gpu"], "device=gpu: not a device; use cpu, cuda or cuda:N"),
     (app, ["device=cuda:9"], "device=cuda:9"),
@@ -247,7 +249,9 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(entry, argv, message, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     argv = [fill(a, made) for a in argv]
     if entry is app:  # the existing run directory is the target of every launch
-        argv += [f"hydra.run.dir={made['run']}", f"hydra.sweep.dir={made['base']}/sweep"]
+        argv += [f"hydra.run.dir={made['run']}" * ("hydra.run.dir" not in " ".join(argv)),
+                 f"hydra.sweep.dir={made['base']}/sweep" * ("hydra.sweep.dir" not in " ".join(argv))]
+        argv = [a for a in argv if a]
     before = {name: snapshot(d) for name, d in made.items() if d.is_dir()}
     capsys.readouterr()
     try:
