@@ -19,16 +19,17 @@ from reno_exp.errors import UserError
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def app_config(overrides: list[str], hydra: bool = False, command: str = "this command") -> DictConfig:
-    """The app's composed and validated config (``hydra``: with its ``hydra`` node); UserError otherwise."""
+def app_config(overrides: list[str], command: str = "this command") -> DictConfig:
+    """The app's composed and validated config; a UserError of one line otherwise. ``command`` names the
+    caller in the refusal of a sweep (``prefetch``)."""
     from reno_exp.validate import validate
 
-    cfg = compose(overrides, hydra, command)
+    cfg = compose(overrides, command)
     validate(cfg)
     return cfg
 
 
-def compose(overrides: list[str], hydra: bool = False, command: str = "this command") -> DictConfig:
+def compose(overrides: list[str], command: str = "this command") -> DictConfig:
     """The app's config for these overrides (one configuration: a sweep is refused); a bad override is a
     UserError of one line."""
     from hydra import compose as hydra_compose
@@ -48,8 +49,7 @@ def compose(overrides: list[str], hydra: bool = False, command: str = "this comm
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             # hydra.* overrides (run dirs, launchers) do not change the app's config
-            keep = overrides if hydra else [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
-            return hydra_compose("config", overrides=keep, return_hydra_config=hydra)
+            return hydra_compose("config", overrides=[o for o in overrides if not o.lstrip("+~").startswith("hydra")])
     except Exception as e:
         message = explain(e, overrides)
         if message is None:
@@ -125,7 +125,8 @@ def unknown_option(missing: str, options: list[str] | None = None) -> str:
 
 
 def unknown_key(key: str, overrides: list[str], value: str = "...") -> str:
-    """'unknown key model.hub_idd: did you mean model.hub_id?', from the keys known where it was put."""
+    """"unknown key 'model.hub_idd': did you mean model.hub_id?", from the keys known where it was put (or
+    anywhere in the config: save_every -> optimizer.save_every)."""
     from reno_exp.validate import target_params
 
     parent, _, name = key.rpartition(".")
