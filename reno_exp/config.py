@@ -14,18 +14,32 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from reno_exp.rewards.configs import RewardConfig
+from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, rule
+
 
 class Method(str, Enum):
     reno = "reno"  # gradient ascent on the noise (Algorithm 1)
     best_of_n = "best_of_n"  # fresh noise each iteration, no gradient: the equal-compute baseline
 
 
+# torch.optim arguments, checked when the optimiser config has them
+OPTIM_KEYS = {
+    "lr": Rule(gt=0, finite=True),
+    "momentum": Rule(ge=0, lt=1),
+    "dampening": Rule(ge=0, le=1),
+    "weight_decay": Rule(ge=0, finite=True),
+    "eps": Rule(gt=0, finite=True),
+    "betas": Rule(each=Rule(ge=0, lt=1)),
+}
+
+
 @dataclass
 class OptimizerConfig:
     method: Method = Method.reno
-    n_iters: int = 50  # iterates, the initial noise included: n_iters - 1 optimiser steps
-    grad_clip: float = 0.1  # global norm of the noise gradient
-    reg_weight: float = 0.01  # weight of the chi-norm regulariser K(z); 0 turns it off
+    n_iters: int = field(default=50, metadata=rule(ge=1))  # iterates, the initial noise included: n_iters - 1 optimiser steps
+    grad_clip: float = field(default=0.1, metadata=rule(gt=0))  # global norm of the noise gradient
+    reg_weight: float = field(default=0.01, metadata=rule(ge=0, finite=True))  # weight of the chi-norm regulariser K(z); 0 turns it off
     # the torch optimiser, built with instantiate(optim)(params=[z])
     optim: Any = field(
         default_factory=lambda: {
@@ -34,9 +48,10 @@ class OptimizerConfig:
             "lr": 5.0,
             "momentum": 0.9,
             "nesterov": True,
-        }
+        },
+        metadata=rule(keys=OPTIM_KEYS, target_args=True),
     )
-    save_every: int = 0  # also save the image of every k-th iterate (0: only initial and best)
+    save_every: int = field(default=0, metadata=rule(ge=0))  # also save the image of every k-th iterate (0: only initial and best)
 
 
 @dataclass
@@ -52,32 +67,39 @@ class NoLoggerConfig(LoggerConfig):
 @dataclass
 class WandbLoggerConfig(LoggerConfig):
     _target_: str = "reno_exp.loggers.WandbLogger"
-    project: str = "reno_exp"
+    project: str = field(default="reno_exp", metadata=rule(nonempty=True))
     entity: str | None = None
-    mode: str = "online"  # online | offline | disabled
+    mode: str = field(default="online", metadata=rule(choices=("online", "offline", "disabled")))
     group: str | None = None  # None: the sweep directory name in multirun, else unset
     job_type: str | None = None  # None: "<model>/<rewards>"
     tags: list[str] = field(default_factory=list)
     log_images: bool = True
 
 
+REWARDS = "rewards are chosen with reward=<option> or reward=[<option>,...] (the options: conf/reward/)"
+
+
 @dataclass
 class Config:
     model: Any = MISSING
-    reward: dict[str, Any] = field(default_factory=dict)  # name -> RewardConfig; empty: plain model
+    # name -> RewardConfig; empty: plain model
+    reward: dict[str, Any] = field(default_factory=dict, metadata=rule(schema=RewardConfig, hint=REWARDS))
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     benchmark: Any = MISSING
     logger: Any = MISSING
     transfer: Any = None  # a multi-step pipeline that also renders the initial and best noise; None: none
-    seed: int = 0  # base seed: item seeds are seed + benchmark.seeds[k]
-    device: str | None = None  # None: cuda when available, else cpu (with one warning)
+    seed: int = field(default=0, metadata=rule(ge=0))  # base seed: item seeds are seed + benchmark.seeds[k]
+    # None: cuda when available, else cpu (with one warning)
+    device: str | None = field(default=None, metadata=rule(pattern=DEVICE, hint=DEVICE_HINT))
     random_init: bool = False  # real architectures with random weights, offline
     tiny: bool = False  # with random_init: tiny configurations of the same reward/evaluator classes (tests)
     save_images: bool = True
     progress: bool = True
-    batch_size: Any = 1  # items optimised together: an integer >= 1, or "auto" (the largest that fits)
+    # items optimised together: an integer >= 1, or "auto" (the largest that fits)
+    batch_size: Any = field(default=1, metadata=rule(integer=True, ge=1, auto=True))
     compile: bool = False  # torch.compile the denoiser, the VAE decoder and the reward towers
-    compile_backend: str = "inductor"  # torch.compile's backend; aot_eager: graph capture only (quick checks)
+    # torch.compile's backend; aot_eager: graph capture only (quick checks)
+    compile_backend: str = field(default="inductor", metadata=rule(nonempty=True))
 
 
 def register() -> None:
