@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from reno_exp.rewards.configs import RewardConfig
 from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, rule
@@ -21,6 +21,8 @@ from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, rule
 class Method(str, Enum):
     reno = "reno"  # gradient ascent on the noise (Algorithm 1)
     best_of_n = "best_of_n"  # fresh noise each iteration, no gradient: the equal-compute baseline
+    lbfgs = "lbfgs"  # torch's L-BFGS on the noise (the authors' --optim lbfgs): several evaluations a step
+    zero_order = "zero_order"  # Ma et al. 2025: the best of N neighbours of a pivot noise, no gradient
 
 
 # torch.optim arguments, checked when the optimiser config has them
@@ -37,6 +39,9 @@ OPTIM_KEYS = {
 @dataclass
 class OptimizerConfig:
     method: Method = Method.reno
+    # the module that runs the method (reno_exp.reno, reno_exp.lbfgs, reno_exp.zero_order): the run calls its
+    # optimise() on each batch; its spent() says what an iterate costs, its MAX_BATCH_SIZE caps batch_size
+    loop: str = "reno_exp.reno"
     n_iters: int = field(default=50, metadata=rule(ge=1))  # iterates, the initial noise included: n_iters - 1 optimiser steps
     grad_clip: float = field(default=0.1, metadata=rule(gt=0))  # global norm of the noise gradient
     reg_weight: float = field(default=0.01, metadata=rule(ge=0, finite=True))  # weight of the chi-norm regulariser K(z); 0 turns it off
@@ -52,6 +57,25 @@ class OptimizerConfig:
         metadata=rule(keys=OPTIM_KEYS, target_args=True),
     )
     save_every: int = field(default=0, metadata=rule(ge=0))  # also save the image of every k-th iterate (0: only initial and best)
+    # one forward+backward pass (generator and rewards) in forward passes, measured on the machine that runs
+    # the sweep (python -m reno_exp.cost.step): what a gradient step counts in equal-compute budgets; null: unmeasured
+    forward_backward_cost: float | None = field(default=None, metadata=rule(gt=0, finite=True))
+    # also save the best image within each of these budgets (generator evaluations), for evaluator scores
+    # by compute (experiment=equal_compute)
+    save_at_evaluations: list[int] = field(default_factory=list, metadata=rule(each=Rule(ge=1), unique=True))
+
+
+@dataclass
+class ZeroOrderConfig(OptimizerConfig):
+    """Zero-order search (Ma et al. 2025): each iterate scores ``candidates`` neighbours of the pivot noise,
+    each on the pivot's sphere at cosine ``similarity`` to it, and the best becomes the pivot if it beats it.
+    Defaults: the search as Ma et al. reviewed it in sayakpaul/tt-scale-flux (4 neighbours, threshold 0.95)."""
+
+    method: Method = Method.zero_order
+    loop: str = "reno_exp.zero_order"
+    optim: Any = None  # no gradient, no torch optimiser
+    candidates: int = field(default=4, metadata=rule(ge=1))  # N: neighbours scored per iterate (N generator evaluations)
+    similarity: float = field(default=0.95, metadata=rule(gt=0, lt=1))  # cosine between a neighbour and its pivot: the neighbourhood's radius
 
 
 @dataclass
@@ -84,7 +108,9 @@ class Config:
     model: Any = MISSING
     # name -> RewardConfig; empty: plain model
     reward: dict[str, Any] = field(default_factory=dict, metadata=rule(schema=RewardConfig, hint=REWARDS))
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    # no torch optimiser until the optimizer option sets one whole: a default one here would merge its keys
+    # into every option's (SGD's momentum into Adam and L-BFGS)
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(optim=None))
     benchmark: Any = MISSING
     logger: Any = MISSING
     transfer: Any = None  # a multi-step pipeline that also renders the initial and best noise; None: none
@@ -104,18 +130,20 @@ class Config:
 
 def register() -> None:
     """Put the schemas in Hydra's ConfigStore: ``base_config`` and ``schema/<group>/<name>``."""
+    from reno_exp import budget
     from reno_exp.benchmarks import configs as benchmarks
     from reno_exp.generators import configs as generators
     from reno_exp.rewards import configs as rewards
     from reno_exp.transfer import configs as transfer
 
+    OmegaConf.register_new_resolver("equal_compute", budget.equal_compute, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     groups = {
         "model": generators.SCHEMAS,
         "reward": rewards.SCHEMAS,
         "benchmark": benchmarks.SCHEMAS,
-        "optimizer": {"optimizer": OptimizerConfig},
+        "optimizer": {"optimizer": OptimizerConfig, "zero_order": ZeroOrderConfig},
         "logger": {"none": NoLoggerConfig, "wandb": WandbLoggerConfig},
         "transfer": transfer.SCHEMAS,
     }

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 NEUTRAL = (
     "logger", "logger.*", "progress", "device", "save_images", "batch_size", "compile", "compile_backend",
     "seed", "benchmark.seeds", "benchmark.limit", "benchmark.num_shards", "benchmark.shard_index",
-    "optimizer.save_every",
+    "optimizer.save_every", "optimizer.save_at_evaluations",
     # recomputation and host offloading: the same operations on the same values
     "model.gradient_checkpointing", "model.vae_checkpointing", "model.offload_text_encoders",
     "reward.*.gradient_checkpointing", "reward.*.cache_text",

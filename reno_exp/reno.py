@@ -9,6 +9,9 @@ A batch of items runs at once and each item's result is the one it gets alone: e
 leaf tensor of its own (so the optimiser's state, a skipped step and the gradient clipping are per item),
 the batch's loss is the sum of the items' losses (so no item's gradient is scaled by the batch size), and
 an item whose loss or gradient is not finite skips its own step only.
+
+Other methods have loops of their own (``optimizer.loop``: reno_exp.lbfgs, reno_exp.zero_order) on the
+same ``score`` and ``tracking.Track``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import torch
 from hydra.utils import instantiate
 
+from reno_exp import budget
 from reno_exp.config import Method, OptimizerConfig
 from reno_exp.generators.base import OneStepGenerator
 from reno_exp.rewards.base import RewardSet
@@ -50,7 +54,7 @@ def optimise(
     search = cfg.method == Method.best_of_n
     zs = [draw().requires_grad_(not search) for draw in noises]
     opt = None if search else instantiate(cfg.optim)(params=zs)
-    tracks = [Track(cfg.save_every) for _ in zs]
+    tracks = [Track.of(cfg) for _ in zs]
     names = list(rewards.rewards)
     cost = getattr(generator, "evaluations_per_call", 1)
 
@@ -58,29 +62,45 @@ def optimise(
         if search and it > 0:
             zs = [draw() for draw in noises]
         with torch.set_grad_enabled(not search):
-            out = generator(torch.cat(zs), cond)
-            reward_loss, scores = rewards(out.image, prepared)
-            reg = (cfg.reg_weight * torch.stack([norm_regulariser(z) for z in zs]) if cfg.reg_weight
-                   else torch.zeros(len(zs), device=reward_loss.device))
-            loss = reward_loss + reg
-        # one read-back per iterate: every number of every item at once
-        total = rewards.total(scores) if names else torch.zeros_like(loss)
-        rows = torch.stack([*(scores[n] for n in names), total, reg.detach(), loss.detach()])
-        columns = [*names, "total", "reg", "loss"]
-        steps = [dict(zip(columns, col)) for col in rows.detach().cpu().T.tolist()]
+            out, loss, steps = score(generator, rewards, zs, cond, prepared, cfg.reg_weight)
         for i, (track, step) in enumerate(zip(tracks, steps)):
             track.evaluations += cost
             track.observe(it, step, names, zs[i], out.latent[i : i + 1], out.image[i : i + 1])
         if not search and it < cfg.n_iters - 1:
-            step_items(opt, zs, loss, steps, tracks, it, cfg.grad_clip)
+            step_items(opt, zs, loss, steps, tracks, it, cfg.grad_clip, cost)
         if on_iterate is not None:
             on_iterate(it, steps)
     return [track.result() for track in tracks]
 
 
-def step_items(opt, zs, loss, steps, tracks, it: int, max_norm: float) -> None:
+def spent(cfg: OptimizerConfig, k: int) -> float:
+    """Generator calls an item has cost once its iterate k exists: k + 1 forward passes, and for ReNO k
+    backward passes (a forward+backward pass costs ``forward_backward_cost`` forward passes)."""
+    if cfg.method == Method.best_of_n:
+        return k + 1
+    return 1 + k * budget.gradient_cost(cfg)
+
+
+def score(generator, rewards: RewardSet, zs: list[torch.Tensor], cond, prepared, reg_weight: float):
+    """One generator call on the items' noises, scored: the generation, each item's loss (the rewards' loss
+    plus K, with its graph when gradients are on) and each item's numbers (each reward, ``total``, ``reg``,
+    ``loss``), read back from the device once for the whole batch."""
+    out = generator(torch.cat(zs), cond)
+    reward_loss, scores = rewards(out.image, prepared)
+    reg = (reg_weight * torch.stack([norm_regulariser(z) for z in zs]) if reg_weight
+           else torch.zeros(len(zs), device=reward_loss.device))
+    loss = reward_loss + reg
+    names = list(rewards.rewards)
+    total = rewards.total(scores) if names else torch.zeros_like(loss)
+    rows = torch.stack([*(scores[n] for n in names), total, reg.detach(), loss.detach()])
+    columns = [*names, "total", "reg", "loss"]
+    return out, loss, [dict(zip(columns, col)) for col in rows.detach().cpu().T.tolist()]
+
+
+def step_items(opt, zs, loss, steps, tracks, it: int, max_norm: float, cost: int = 1) -> None:
     """One optimiser step for every item whose loss and gradient are finite; the others keep their noise
-    and optimiser state (torch's optimisers skip a parameter without a gradient)."""
+    and optimiser state (torch's optimisers skip a parameter without a gradient). ``cost``: generator
+    evaluations per call (a backward pass through them is counted per item)."""
     finite = [math.isfinite(s["loss"]) for s in steps]
     opt.zero_grad(set_to_none=True)
     if any(finite):
@@ -90,6 +110,7 @@ def step_items(opt, zs, loss, steps, tracks, it: int, max_norm: float) -> None:
         if not ok:
             track.event(it, "non-finite loss", loss=step["loss"])
             continue
+        track.backwards += cost
         step["grad_norm"] = next(norms)
         if not math.isfinite(step["grad_norm"]):
             track.event(it, "non-finite gradient")

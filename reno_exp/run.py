@@ -17,10 +17,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from reno_exp import reno, summary
+from reno_exp import budget, summary
 from reno_exp.batching import Batches, batch_size, predicted_batch
 from reno_exp.benchmarks.base import Item
 from reno_exp.compiling import compile_parts
+from reno_exp.errors import UserError
 from reno_exp.generators.base import OneStepGenerator, auto_dtype
 from reno_exp.prefetch import require_weights
 from reno_exp.records import RunRecords, pending, read_records
@@ -167,9 +168,26 @@ class Conditioning:
                 self.rewards.collate([self.cache[p][1] for p in prompts]))
 
 
+def optimiser_loop(cfg: DictConfig):
+    """The module that runs ``cfg.optimizer`` (reno_exp.budget.loop_of), checked before anything is built:
+    a loop with ``MAX_BATCH_SIZE`` takes no more items at once (``batch_size=auto`` is capped to it),
+    budgets to save images at need a gradient method's measured cost, and a loop's ``check`` its settings."""
+    loop = budget.loop_of(cfg.optimizer)
+    limit = getattr(loop, "MAX_BATCH_SIZE", None)
+    if limit and cfg.batch_size != "auto" and int(cfg.batch_size) > limit:
+        raise UserError(f"optimizer.method={cfg.optimizer.method.value} takes at most {limit} item(s) at once "
+                        f"({loop.__name__}.MAX_BATCH_SIZE), got batch_size={cfg.batch_size}")
+    if cfg.optimizer.save_at_evaluations:
+        loop.spent(cfg.optimizer, 1)
+    if hasattr(loop, "check"):  # the loop's own settings (zero_order: candidates, similarity)
+        loop.check(cfg.optimizer)
+    return loop
+
+
 def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=None) -> RunRecords:
     """``parts``: an already built (generator, rewards) pair for ``cfg`` (bench reuses them)."""
     cfg = placed(cfg)
+    loop = optimiser_loop(cfg)
     device = cfg.device
     suite = instantiate(cfg.benchmark)
     items = suite.items(cfg.seed)
@@ -194,16 +212,17 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
         job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
         logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type)
         try:
-            optimise_all(cfg, suite, todo, generator, rewards, transfer, records, rd.info.fingerprint, logger)
+            optimise_all(cfg, loop, suite, todo, generator, rewards, transfer, records, rd.info.fingerprint, logger)
         finally:
             done = read_records(records.path)
             logger.finish(summary.means(done), summary.curves(done))
     return records
 
 
-def optimise_all(cfg, suite, todo, generator, rewards, transfer, records, fingerprint, logger) -> None:
+def optimise_all(cfg, loop, suite, todo, generator, rewards, transfer, records, fingerprint, logger) -> None:
     conditioning = Conditioning(generator, rewards)
-    batches = Batches(todo, batch_size(cfg.batch_size, cfg.device, len(todo), lambda: predicted_batch(cfg)))
+    size = batch_size(cfg.batch_size, cfg.device, len(todo), lambda: predicted_batch(cfg))
+    batches = Batches(todo, min(size, getattr(loop, "MAX_BATCH_SIZE", size)))
     items_bar = tqdm(total=len(todo), desc="ReNO items", unit="item", disable=not cfg.progress, dynamic_ncols=True)
     iter_bar = tqdm(total=cfg.optimizer.n_iters, desc="iterates", unit="it", leave=False, disable=not cfg.progress,
                     dynamic_ncols=True)
@@ -224,7 +243,7 @@ def optimise_all(cfg, suite, todo, generator, rewards, transfer, records, finger
             iter_bar.set_description(f"iterates (batch of {len(batch)})")
             start = time.perf_counter()
             with batches.retry_on_oom(batch):
-                results = reno.optimise(generator, rewards, cond, prepared,
+                results = loop.optimise(generator, rewards, cond, prepared,
                                         [noise_stream(generator, item.seed) for item in batch], cfg.optimizer,
                                         on_iterate=on_iterate)
             if batches.retrying:

@@ -1,9 +1,11 @@
 """Per-item bookkeeping for Algorithm 1 on a batch: each item's history, events and kept iterates.
 
-The loop in ``reno.py`` hands every iterate of every item to its ``Track``; the track keeps the initial
-iterate, the best one by reward total (the first of equal totals; non-finite totals never count) and
-every ``save_every``-th. Snapshots stay on the model's device until the item ends, so keeping one costs
-a device copy, not a synchronisation.
+The loop (``reno.py``, ``lbfgs.py``, ``zero_order.py``) hands every iterate of every item to its ``Track``;
+the track keeps the initial iterate, the best one by reward total (the first of equal totals; non-finite
+totals never count), every ``save_every``-th, and the best within each ``save_at`` budget it reaches. It
+counts the item's generator evaluations and backward passes, and stamps both (so far) on each iterate's
+values: the record says what every iterate had cost. Snapshots stay on the model's device until the item
+ends, so keeping one costs a device copy, not a synchronisation.
 """
 
 from __future__ import annotations
@@ -40,18 +42,39 @@ def on_cpu(it: Iterate) -> Iterate:
 
 
 class Track:
-    def __init__(self, save_every: int = 0):
+    def __init__(self, save_every: int = 0, save_at=(), forward_backward_cost: float | None = None):
         self.save_every = save_every
         self.history: list[dict[str, float]] = []
         self.events: list[dict[str, Any]] = []
         self.saved: list[Iterate] = []
         self.initial: Iterate | None = None
         self.best: Iterate | None = None
-        self.evaluations = 0
+        self.evaluations = 0  # generator evaluations so far (forward passes x evaluations_per_call)
+        self.backwards = 0  # backward passes through the generator so far (x evaluations_per_call)
+        self.budgets = sorted(save_at)  # budgets (generator evaluations) whose best iterate is still to keep
+        self.forward_backward_cost = forward_backward_cost
+
+    @classmethod
+    def of(cls, cfg) -> Track:
+        """A track for an item optimised with ``cfg`` (an OptimizerConfig)."""
+        return cls(cfg.save_every, cfg.save_at_evaluations, cfg.forward_backward_cost)
+
+    def spent(self) -> float:
+        """Generator evaluations so far, a backward pass counted as ``forward_backward_cost - 1`` of them."""
+        if not self.backwards:
+            return float(self.evaluations)
+        return self.evaluations + self.backwards * (self.forward_backward_cost - 1)
 
     def observe(self, it: int, values: dict[str, float], scores: list[str], noise, latent, image) -> None:
-        """``values``: this iterate's numbers (``scores`` names the reward ones); tensors of batch size 1."""
+        """``values``: this iterate's numbers (``scores`` names the reward ones); tensors of batch size 1.
+        Call it once the iterate's evaluation is counted in ``evaluations``."""
+        values["evaluations"], values["backwards"] = self.evaluations, self.backwards
         self.history.append(values)
+        if self.budgets:
+            spent = self.spent()
+            while self.budgets and self.budgets[0] + 1e-9 < spent:  # this iterate is over that budget
+                self.budgets.pop(0)
+                self.keep(self.best)
         total = values["total"]
         is_best = math.isfinite(total) and (self.best is None or total > self.best.total)
         keep = bool(self.save_every) and it % self.save_every == 0
@@ -61,7 +84,12 @@ class Track:
             self.initial = snap if it == 0 else self.initial
             self.best = snap if is_best else self.best
             if keep:
-                self.saved.append(snap)
+                self.keep(snap)
+
+    def keep(self, snap: Iterate | None) -> None:
+        """Save ``snap``'s image with the item (once; None: no iterate fits the budget)."""
+        if snap is not None and all(s.iteration != snap.iteration for s in self.saved):
+            self.saved.append(snap)
 
     def event(self, it: int | None, what: str, **info) -> None:
         self.events.append({"iteration": it, "event": what, **info})
@@ -71,7 +99,10 @@ class Track:
         if best is None:  # no finite iterate at all: report the initial one, flagged
             self.event(None, "no finite reward total; best = initial")
             best = self.initial
+        if any(b <= self.spent() + 1e-9 for b in self.budgets):  # met by the end: the best is the best within
+            self.keep(self.best)
         initial = on_cpu(self.initial)
+        saved = sorted(self.saved, key=lambda s: s.iteration)
         return Result(initial=initial, best=initial if best is self.initial else on_cpu(best),
-                      history=self.history, events=self.events, saved=[on_cpu(s) for s in self.saved],
+                      history=self.history, events=self.events, saved=[on_cpu(s) for s in saved],
                       evaluations=self.evaluations)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from reno_exp import run as run_module
+from reno_exp import reno
 from reno_exp.batching import Batches, batch_size
 from reno_exp.records import read_records
 from reno_exp.run import placed, run
@@ -89,7 +89,7 @@ def test_best_of_n_batched_equals_alone(compose, tmp_path):
 
 
 def test_an_out_of_memory_batch_is_halved_and_run_again(compose, tmp_path, monkeypatch, alone):
-    real = run_module.reno.optimise
+    real = reno.optimise
     sizes = []
 
     def optimise(generator, rewards, cond, prepared, noises, cfg, on_iterate=None):
@@ -98,7 +98,7 @@ def test_an_out_of_memory_batch_is_halved_and_run_again(compose, tmp_path, monke
             raise torch.OutOfMemoryError("CUDA out of memory (injected)")
         return real(generator, rewards, cond, prepared, noises, cfg, on_iterate)
 
-    monkeypatch.setattr(run_module.reno, "optimise", optimise)
+    monkeypatch.setattr(reno, "optimise", optimise)
     run(trapped(compose, "batch_size=8"), tmp_path)
     assert sizes == [8, 4, 2, 2, 2, 2]
     records = by_item(tmp_path)

@@ -21,7 +21,8 @@ from reno_exp.analysis.coherence import Coherence
 from reno_exp.analysis.spectra import LOW, Spectra
 
 NOISE_RANGE = 3.0  # noise panels show -3..3 (standard deviations of N(0, I)) as 0..1
-CURVE_EXTRAS = ("reg", "loss", "grad_norm")  # record["curves"] entries that are not rewards
+# record["curves"] entries that are not rewards
+CURVE_EXTRAS = ("reg", "loss", "grad_norm", "evaluations", "backwards")
 
 
 def save(fig: Figure, path: Path) -> Path:
