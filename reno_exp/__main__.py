@@ -1,8 +1,14 @@
-"""``python -m reno_exp [overrides]``: one ReNO experiment; ``-m`` sweeps (SLURM with hydra/launcher=slurm)."""
+"""``python -m reno_exp [overrides]``: one ReNO experiment; ``-m`` sweeps (SLURM with hydra/launcher=slurm).
+
+Bad input ends in one line on stderr and exit code 2, before anything is written: Hydra's composition
+errors (an unknown option or key, a wrong type; reno_exp.compose says which and the nearest name), the
+value checks of the preflight callback (reno_exp.preflight) and every UserError of the run.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import hydra
@@ -10,41 +16,68 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from reno_exp.cli import fail, one_line_errors, user_error
+from reno_exp.compose import CONF
 from reno_exp.config import register
-from reno_exp.errors import UserError
 
 register()
 log = logging.getLogger("reno_exp")
 
 
-@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")  # absolute: also when imported
 def main(cfg: DictConfig) -> None:
     from reno_exp.run import run  # heavy imports (torch, diffusers) after the config is validated
+    from reno_exp.validate import check_device
 
     hc = HydraConfig.get()
     group = hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1] if hc.mode == RunMode.MULTIRUN else None
     try:
+        check_device(cfg.device)  # here: on a SLURM job's node, not on the login node that launched it
         records = run(cfg, hc.runtime.output_dir, group)
     except Exception as e:
-        user_error = next((c for c in causes(e) if isinstance(c, UserError)), None)
-        if user_error is None:
+        found = user_error(e)
+        if found is None:
             raise
         # bad input: one line, no traceback; printed, not logged, so a refused launch writes no log file
         # into a run directory it must leave untouched
-        print(f"Error: {user_error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(fail(found))
     from reno_exp import summary
     from reno_exp.records import read_records
 
     print(summary.text(read_records(records.path), str(records.path)))
 
 
-def causes(e: BaseException):
-    """The exception and what it wraps (hydra.utils.instantiate wraps errors of the built class)."""
-    while e is not None:
-        yield e
-        e = e.__cause__ or e.__context__
+def cli(argv: list[str] | None = None) -> int:
+    """The command line: Hydra's app, with what Hydra raises for bad input turned into one line."""
+    from hydra._internal.utils import get_args_parser
+
+    from reno_exp.compose import explain
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = one_line_errors(get_args_parser())
+    parser.prog = "python -m reno_exp"
+    overrides = parser.parse_args(argv).overrides  # a bad flag: one line, exit 2
+    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    sys.argv = [saved_argv[0] if saved_argv else "reno_exp", *argv]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
+    try:
+        main()
+    except SystemExit as e:  # a refusal of the preflight callback (already printed), --help, ...
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else fail(e.code)
+    except Exception as e:
+        found = user_error(e)
+        message = str(found) if found is not None else explain(e, overrides)
+        if message is None:
+            raise
+        return fail(message)
+    finally:
+        sys.argv = saved_argv
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

@@ -14,6 +14,9 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from reno_exp.rewards.configs import RewardConfig
+from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, rule
+
 
 class Method(str, Enum):
     reno = "reno"  # gradient ascent on the noise (Algorithm 1)
@@ -22,15 +25,26 @@ class Method(str, Enum):
     zero_order = "zero_order"  # Ma et al. 2025: the best of N neighbours of a pivot noise, no gradient
 
 
+# torch.optim arguments, checked when the optimiser config has them
+OPTIM_KEYS = {
+    "lr": Rule(gt=0, finite=True),
+    "momentum": Rule(ge=0, lt=1),
+    "dampening": Rule(ge=0, le=1),
+    "weight_decay": Rule(ge=0, finite=True),
+    "eps": Rule(gt=0, finite=True),
+    "betas": Rule(each=Rule(ge=0, lt=1)),
+}
+
+
 @dataclass
 class OptimizerConfig:
     method: Method = Method.reno
     # the module that runs the method (reno_exp.reno, reno_exp.lbfgs, reno_exp.zero_order): the run calls its
     # optimise() on each batch; its spent() says what an iterate costs, its MAX_BATCH_SIZE caps batch_size
     loop: str = "reno_exp.reno"
-    n_iters: int = 50  # iterates, the initial noise included: n_iters - 1 optimiser steps
-    grad_clip: float = 0.1  # global norm of the noise gradient
-    reg_weight: float = 0.01  # weight of the chi-norm regulariser K(z); 0 turns it off
+    n_iters: int = field(default=50, metadata=rule(ge=1))  # iterates, the initial noise included: n_iters - 1 optimiser steps
+    grad_clip: float = field(default=0.1, metadata=rule(gt=0))  # global norm of the noise gradient
+    reg_weight: float = field(default=0.01, metadata=rule(ge=0, finite=True))  # weight of the chi-norm regulariser K(z); 0 turns it off
     # the torch optimiser, built with instantiate(optim)(params=[z])
     optim: Any = field(
         default_factory=lambda: {
@@ -39,15 +53,16 @@ class OptimizerConfig:
             "lr": 5.0,
             "momentum": 0.9,
             "nesterov": True,
-        }
+        },
+        metadata=rule(keys=OPTIM_KEYS, target_args=True),
     )
-    save_every: int = 0  # also save the image of every k-th iterate (0: only initial and best)
+    save_every: int = field(default=0, metadata=rule(ge=0))  # also save the image of every k-th iterate (0: only initial and best)
     # one forward+backward pass (generator and rewards) in forward passes, measured on the machine that runs
     # the sweep (python -m reno_exp.cost.step): what a gradient step counts in equal-compute budgets; null: unmeasured
-    forward_backward_cost: float | None = None
+    forward_backward_cost: float | None = field(default=None, metadata=rule(gt=0, finite=True))
     # also save the best image within each of these budgets (generator evaluations), for evaluator scores
     # by compute (experiment=equal_compute)
-    save_at_evaluations: list[int] = field(default_factory=list)
+    save_at_evaluations: list[int] = field(default_factory=list, metadata=rule(each=Rule(ge=1), unique=True))
 
 
 @dataclass
@@ -59,8 +74,8 @@ class ZeroOrderConfig(OptimizerConfig):
     method: Method = Method.zero_order
     loop: str = "reno_exp.zero_order"
     optim: Any = None  # no gradient, no torch optimiser
-    candidates: int = 4  # N: neighbours scored per iterate (N generator evaluations)
-    similarity: float = 0.95  # cosine between a neighbour and its pivot: the neighbourhood's radius
+    candidates: int = field(default=4, metadata=rule(ge=1))  # N: neighbours scored per iterate (N generator evaluations)
+    similarity: float = field(default=0.95, metadata=rule(gt=0, lt=1))  # cosine between a neighbour and its pivot: the neighbourhood's radius
 
 
 @dataclass
@@ -76,34 +91,41 @@ class NoLoggerConfig(LoggerConfig):
 @dataclass
 class WandbLoggerConfig(LoggerConfig):
     _target_: str = "reno_exp.loggers.WandbLogger"
-    project: str = "reno_exp"
+    project: str = field(default="reno_exp", metadata=rule(nonempty=True))
     entity: str | None = None
-    mode: str = "online"  # online | offline | disabled
+    mode: str = field(default="online", metadata=rule(choices=("online", "offline", "disabled")))
     group: str | None = None  # None: the sweep directory name in multirun, else unset
     job_type: str | None = None  # None: "<model>/<rewards>"
     tags: list[str] = field(default_factory=list)
     log_images: bool = True
 
 
+REWARDS = "rewards are chosen with reward=<option> or reward=[<option>,...] (the options: conf/reward/)"
+
+
 @dataclass
 class Config:
     model: Any = MISSING
-    reward: dict[str, Any] = field(default_factory=dict)  # name -> RewardConfig; empty: plain model
+    # name -> RewardConfig; empty: plain model
+    reward: dict[str, Any] = field(default_factory=dict, metadata=rule(schema=RewardConfig, hint=REWARDS))
     # no torch optimiser until the optimizer option sets one whole: a default one here would merge its keys
     # into every option's (SGD's momentum into Adam and L-BFGS)
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(optim=None))
     benchmark: Any = MISSING
     logger: Any = MISSING
     transfer: Any = None  # a multi-step pipeline that also renders the initial and best noise; None: none
-    seed: int = 0  # base seed: item seeds are seed + benchmark.seeds[k]
-    device: str | None = None  # None: cuda when available, else cpu (with one warning)
+    seed: int = field(default=0, metadata=rule(ge=0))  # base seed: item seeds are seed + benchmark.seeds[k]
+    # None: cuda when available, else cpu (with one warning)
+    device: str | None = field(default=None, metadata=rule(pattern=DEVICE, hint=DEVICE_HINT))
     random_init: bool = False  # real architectures with random weights, offline
     tiny: bool = False  # with random_init: tiny configurations of the same reward/evaluator classes (tests)
     save_images: bool = True
     progress: bool = True
-    batch_size: Any = 1  # items optimised together: an integer >= 1, or "auto" (the largest that fits)
+    # items optimised together: an integer >= 1, or "auto" (the largest that fits)
+    batch_size: Any = field(default=1, metadata=rule(integer=True, ge=1, auto=True))
     compile: bool = False  # torch.compile the denoiser, the VAE decoder and the reward towers
-    compile_backend: str = "inductor"  # torch.compile's backend; aot_eager: graph capture only (quick checks)
+    # torch.compile's backend; aot_eager: graph capture only (quick checks)
+    compile_backend: str = field(default="inductor", metadata=rule(nonempty=True))
 
 
 def register() -> None:

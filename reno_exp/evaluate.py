@@ -23,44 +23,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
+from reno_exp.cli import fail, guarded
+from reno_exp.compose import settings
 from reno_exp.errors import UserError
 from reno_exp.evaluators import METRICS
 from reno_exp.evaluators.geneval import GenEvalConfig
 from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
 from reno_exp.hub import MissingWeightsError
-from reno_exp.records import RESULTS, JsonLines, read_records
+from reno_exp.records import JsonLines, read_records
+from reno_exp.rewards.configs import TOWER_DTYPES
+from reno_exp.run_files import check_run, runs_under
 from reno_exp.rundir import writable
+from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, check_device, rule
 
 EVALUATION = "evaluation.jsonl"
 log = logging.getLogger("reno_exp.evaluate")
 
 
+IMAGE_SETS = ("initial", "best", "initial_transfer", "best_transfer")
+
+
 @dataclass
 class EvaluateConfig:
-    metrics: list[str] = field(default_factory=lambda: list(METRICS))
+    metrics: list[str] = field(default_factory=lambda: list(METRICS),
+                               metadata=rule(nonempty=True, unique=True, each=Rule(choices=tuple(METRICS))))
     # initial_transfer / best_transfer: the transfer model's images of the same noises (runs with transfer=)
-    image_sets: list[str] = field(default_factory=lambda: ["initial", "best", "initial_transfer", "best_transfer"])
+    image_sets: list[str] = field(default_factory=lambda: list(IMAGE_SETS),
+                                  metadata=rule(nonempty=True, unique=True, each=Rule(choices=IMAGE_SETS)))
     iterates: bool = False  # also the saved iterates (optimizer.save_every > 0), as iter_XXX
     random_init: bool = False  # real architectures with random weights, offline
     tiny: bool = False  # with random_init: tiny configurations of the same classes (tests)
-    device: str | None = None  # None: cuda when available, else cpu
-    aesthetic_dtype: str | None = None  # None: float16 on CUDA, float32 elsewhere
+    device: str | None = field(default=None, metadata=rule(pattern=DEVICE, hint=DEVICE_HINT))  # None: cuda when available, else cpu
+    aesthetic_dtype: str | None = field(default=None, metadata=rule(choices=TOWER_DTYPES))  # None: float16 on CUDA, float32 elsewhere
     progress: bool = True
     t2i_compbench: T2ICompBenchConfig = field(default_factory=T2ICompBenchConfig)
     geneval: GenEvalConfig = field(default_factory=GenEvalConfig)
 
 
 def load_config(overrides: list[str]) -> EvaluateConfig:
-    base = OmegaConf.structured(EvaluateConfig)
-    try:
-        cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(overrides)))
-    except OmegaConfBaseException as e:
-        raise UserError(f"bad override: {str(e).splitlines()[0]}") from None
-    unknown = sorted(set(cfg.metrics) - set(METRICS))
-    if unknown:
-        raise UserError(f"unknown metric(s) {unknown}; metrics: {', '.join(METRICS)}")
+    cfg = settings(EvaluateConfig, list(overrides))  # unknown keys, types and every field's rule (validate)
     if cfg.tiny and not cfg.random_init:
         raise UserError("tiny=true needs random_init=true (tiny models have no real weights)")
     return OmegaConf.to_object(cfg)
@@ -68,15 +70,7 @@ def load_config(overrides: list[str]) -> EvaluateConfig:
 
 def run_dirs(path: str | Path) -> list[Path]:
     """The run directory itself, or every run directory below a sweep directory."""
-    path = Path(path)
-    if not path.is_dir():
-        raise UserError(f"{path} is not a directory")
-    if (path / RESULTS).is_file():
-        return [path]
-    runs = sorted(p.parent for p in path.rglob(RESULTS))
-    if not runs:
-        raise UserError(f"no run under {path}: no {RESULTS} there or below")
-    return runs
+    return runs_under(path)
 
 
 class EvaluationFile(JsonLines):
@@ -165,6 +159,12 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
     todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}
+    for run, record, sets in (t for todo in todos.values() for t in todo):  # before any score is written
+        missing = [rel for _, rel in sets if not (run / rel).is_file()]
+        if missing:
+            raise UserError(f"{run}: record {record['key']} points to missing image(s) {missing}")
+        for _, rel in sets:
+            check_image(run / rel)
     require_weights([m for m, todo in todos.items() if todo], cfg)  # all missing weights at once, before any build
     device = resolve_device(cfg.device)
     for metric, todo in todos.items():
@@ -177,9 +177,6 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
         except MissingWeightsError as e:  # the loaders' own check: point to the evaluators' prefetch
             raise MissingWeightsError(e.checkpoints, e.reason, PREFETCH, e.commands) from None
         for run, record, sets in tqdm(todo, desc=metric, unit="record", disable=not cfg.progress, dynamic_ncols=True):
-            missing = [rel for _, rel in sets if not (run / rel).is_file()]
-            if missing:
-                raise UserError(f"{run}: record {record['key']} points to missing image(s) {missing}")
             images = [Image.open(run / rel).convert("RGB") for _, rel in sets]
             scores = evaluator.score(images, record)
             name = evaluator.evaluator_name(record)
@@ -192,6 +189,17 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
     return written
+
+
+def check_image(path: Path) -> None:
+    """The image is there and whole (PIL reads it through without decoding: cheap)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError) as e:  # PIL: truncated, damaged, not an image
+        raise UserError(f"{path} is damaged or truncated ({str(e)[:80]}); nothing was scored") from None
 
 
 PREFETCH = "python -m reno_exp.prefetch --evaluate"
@@ -222,25 +230,25 @@ USAGE = "usage: python -m reno_exp.evaluate <run or sweep dir> [key=value ...]  
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        return fail(f"give a run or sweep directory: {USAGE.removeprefix('usage: ')}")
+    if argv[0] in ("-h", "--help"):
         print(USAGE)
         print(__doc__)
-        return 0 if argv else 2
+        return 0
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        cfg = load_config(argv[1:])
-        evaluate(argv[0], cfg)
-    except Exception as e:
-        from reno_exp.__main__ import causes
 
-        user_error = next((c for c in causes(e) if isinstance(c, UserError)), None)
-        if user_error is None:
-            raise
-        log.error("%s", user_error)
-        return 2
-    summarise(run_dirs(argv[0]))
-    return 0
+    def body() -> int:
+        cfg = load_config(argv[1:])
+        for run in run_dirs(argv[0]):  # foreign or damaged records: one line naming the file, nothing scored
+            check_run(run)
+        check_device(cfg.device)
+        evaluate(argv[0], cfg)
+        summarise(run_dirs(argv[0]))
+        return 0
+
+    return guarded(body)
 
 
 def checkpoints(metrics=METRICS, cfg: EvaluateConfig | None = None) -> list:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,38 @@ from reno_exp.records import to_pil
 from reno_exp.summary import Mean
 
 log = logging.getLogger(__name__)
+
+
+PROBE_TIMEOUT = 10  # seconds for the W&B server to answer at all, DNS included
+INIT_TIMEOUT = 30  # seconds for wandb.init once it has answered (wandb's own default: 90)
+
+
+def server() -> str:
+    import wandb
+
+    return os.environ.get("WANDB_BASE_URL") or wandb.Settings().base_url
+
+
+def unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """None when ``url`` answers within ``timeout`` seconds (any HTTP status), else why not. The wait is
+    bounded even where name resolution hangs (a socket timeout does not cover DNS)."""
+    import urllib.error
+    import urllib.request
+
+    def probe() -> str | None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+        except urllib.error.HTTPError:  # an answer, even 401/404: the server is there
+            return None
+        except Exception as e:  # DNS, refused, timeout, proxy: all mean the same here
+            return f"{url}: {type(e).__name__}: {str(e)[:100]}"
+        return None
+
+    answer: list[str | None] = []
+    thread = threading.Thread(target=lambda: answer.append(probe()), daemon=True)  # daemon: never holds exit
+    thread.start()
+    thread.join(timeout)
+    return answer[0] if answer else f"{url} did not answer within {timeout:g} s"
 
 
 class NullLogger:
@@ -32,8 +66,9 @@ class WandbLogger(NullLogger):
     the gain, the share of items improved, the number of items, and the mean reward per iterate. (W&B
     would otherwise keep the last logged item's values as the run's summary.)
 
-    If W&B cannot be reached (no key, no network), the run goes on offline with one warning; the
-    offline run can be uploaded later with ``wandb sync``.
+    If W&B cannot be reached (no key, no network), the run goes on offline with one warning, after a
+    bounded wait (it says where it connects and for how long at most); the offline run can be uploaded
+    later with ``wandb sync``.
     """
 
     def __init__(self, project="reno_exp", entity=None, mode="online", group=None, job_type=None, tags=(),
@@ -51,14 +86,21 @@ class WandbLogger(NullLogger):
         kw = {**self.kw, "config": config, "dir": str(run_dir), "name": Path(run_dir).name}
         kw["group"] = kw["group"] or group
         kw["job_type"] = kw["job_type"] or job_type
-        settings = wandb.Settings(init_timeout=60, silent=True)
-        try:
-            self.run = wandb.init(mode=self.mode, settings=settings, **kw)
-        except Exception as e:  # wandb raises several types for "no key" and "no network"
-            if self.mode != "online":
-                raise
-            log.warning("W&B unreachable (%s); logging offline to %s (upload later with `wandb sync`)",
-                        str(e).splitlines()[0][:120], run_dir)
+        settings = wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True)
+        mode, why = self.mode, None
+        if mode == "online":
+            url = server()
+            log.info("W&B: connecting to %s (at most %d s, then offline)", url, PROBE_TIMEOUT + INIT_TIMEOUT)
+            why = unreachable(url)
+        if why is None:
+            try:
+                self.run = wandb.init(mode=mode, settings=settings, **kw)
+            except Exception as e:  # wandb raises several types for "no key" and "no network"
+                if mode != "online":
+                    raise
+                why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        if why is not None:
+            log.warning("W&B unreachable (%s); logging offline to %s (upload later with `wandb sync`)", why, run_dir)
             self.run = wandb.init(mode="offline", settings=settings, **kw)
         # per-iterate and per-item values are history only: the summary gets the run's means in finish()
         self.run.define_metric("iterate/*", step_metric="iterate/step", summary="none")

@@ -16,22 +16,19 @@ everything missing is named at once, with this command and the ``hf download`` e
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import logging
-import re
 import shlex
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
+from reno_exp.cli import ArgumentParser
+from reno_exp.compose import CONF, app_config, compose  # noqa: F401 (compose: prefetch.compose of older callers)
 from reno_exp.errors import UserError
 from reno_exp.hub import MissingWeightsError
 from reno_exp.rewards.checkpoints import Checkpoint, HubFile, HubRepo, offline
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 log = logging.getLogger("reno_exp.prefetch")
 
 # the files of a diffusers pipeline repository that from_pretrained(subfolder=...) reads, no variants
@@ -45,71 +42,6 @@ DIFFUSERS_FILES = (
 PROVIDERS: list[Callable[[DictConfig], list[Checkpoint]]] = []
 
 
-def compose(overrides: list[str]) -> DictConfig:
-    """The app's config for these overrides; a bad override is a UserError of one line."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException, MissingConfigException
-    from omegaconf.errors import OmegaConfBaseException
-
-    from reno_exp.config import register
-
-    register()
-    GlobalHydra.instance().clear()
-    for o in overrides:  # "optional" groups (experiment) ignore an unknown option: refuse it here
-        key, _, value = o.lstrip("+~").partition("=")
-        if "," in value and not value.startswith(("[", "{", "'", '"')):
-            raise UserError(f"{o} is a sweep: prefetch takes one configuration, so run it once per value "
-                            f"({', '.join(f'{key}={v}' for v in value.split(','))})")
-        if (CONF / key).is_dir() and not value.startswith("[") and value != "null":
-            if not (CONF / key / f"{value}.yaml").is_file():
-                raise UserError(unknown_option(f"{key}/{value}", o))
-    try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            # hydra.* overrides (run dirs, launchers) do not change what is loaded
-            return hydra_compose("config", overrides=[o for o in overrides if not o.lstrip("+~").startswith("hydra.")])
-    except MissingConfigException as e:
-        raise UserError(unknown_option(e.missing_cfg_file or "", str(e))) from None
-    except (HydraException, OmegaConfBaseException) as e:
-        key = re.match(r"Could not override '([^']+)'", str(e))
-        if key:
-            raise UserError(unknown_key(key.group(1), overrides)) from None
-        detail = f" ({first_line(e.__cause__)})" if e.__cause__ else ""
-        raise UserError(f"bad override: {' '.join(str(e).split())}{detail}") from None
-
-
-def unknown_key(key: str, overrides: list[str]) -> str:
-    """'unknown key model.hub_idd: did you mean model.hub_id?', the keys known where it was put."""
-    parent, _, name = key.rpartition(".")
-    others = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key]
-    try:
-        node = compose(others)
-        node = node if not parent else OmegaConf.select(node, parent)
-    except UserError:
-        node = None
-    keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
-    close = difflib.get_close_matches(name, keys, n=1)
-    hint = f": did you mean {parent + '.' if parent else ''}{close[0]}?" if close else ""
-    return f"unknown key {key!r}{hint}" + (f" (keys there: {', '.join(keys)})" if keys and not close else "")
-
-
-def first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-
-
-def unknown_option(missing: str, message: str) -> str:
-    """'unknown model option sdxl_trubo: did you mean sdxl_turbo? (options: ...)' from Hydra's
-    ``group/option`` that it could not find."""
-    group, _, option = missing.rpartition("/")
-    options = sorted(p.stem for p in (CONF / group).glob("*.yaml")) if group else []
-    if not options:
-        return f"bad override: {message.splitlines()[0]}"
-    if not option:
-        return f"{group}= needs an option: {', '.join(options)}"
-    close = difflib.get_close_matches(option, options, n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    return f"unknown {group} option {option!r}: {hint}(options: {', '.join(options)})"
 def component_nodes(node, path: str = ""):
     """(path, node) for every config node with a ``_target_``, depth first."""
     if isinstance(node, (DictConfig, ListConfig)) and node._is_none():  # an optional list or group left null
@@ -239,7 +171,7 @@ def prefetch_command(overrides: list[str] | None, evaluate: bool = False) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m reno_exp.prefetch", description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="print the checkpoints; download nothing")
     parser.add_argument("--evaluate", action="store_true",
                         help="also the evaluators' checkpoints (reno_exp.evaluate.checkpoints(), every metric)")
@@ -248,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     try:
-        cfg = compose(args.overrides)
+        cfg = app_config(args.overrides, command="prefetch")
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from run_dirs import make_run_dir
 from test_reno import Quadratic, SigmoidGenerator
 
 from reno_exp import budget
-from reno_exp.__main__ import causes
+from reno_exp.cli import causes
 from reno_exp.cost import step
 from reno_exp.errors import UserError
 from reno_exp.records import read_records

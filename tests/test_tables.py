@@ -113,8 +113,8 @@ def test_paper_numbers_match_the_seed():
 
 
 def test_no_runs_is_an_error(tmp_path, capsys):
-    assert tables.main([str(tmp_path)]) == 1
-    assert "no runs" in capsys.readouterr().err
+    assert tables.main([str(tmp_path)]) == 2  # bad input: exit code 2, one line
+    assert "no run under" in capsys.readouterr().err
 
 
 def test_wandb_tables(tmp_path, monkeypatch, capsys):

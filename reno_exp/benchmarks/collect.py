@@ -9,11 +9,13 @@ a file already there (the same initial image from another reward's job) is kept.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
 from pathlib import Path
+
+from reno_exp.cli import ArgumentParser, guarded
+from reno_exp.errors import UserError
 
 
 def place(src: Path, dst: Path) -> bool:
@@ -46,13 +48,28 @@ def collect(sweep: Path, out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.benchmarks.collect", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m reno_exp.benchmarks.collect", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
-    n = collect(args.sweep, args.out)
-    print(f"{n} files placed under {args.out}")
-    return 0
+
+    def body() -> int:
+        check_inputs(args.sweep, args.out)
+        print(f"{collect(args.sweep, args.out)} files placed under {args.out}")
+        return 0
+
+    return guarded(body)
+
+
+def check_inputs(sweep: Path, out: Path) -> None:
+    """One-line refusals before anything is linked: no runs, another program's directory, a damaged run
+    record, an output that is a file."""
+    from reno_exp.run_files import check_run, ours, runs_under
+
+    for run in ours(runs_under(sweep, "sweep directory"), sweep):
+        check_run(run)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file: give a directory to collect into")
 
 
 if __name__ == "__main__":

@@ -6,50 +6,62 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from reno_exp.validate import Rule, rule
+
+CATEGORIES = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")
+GENEVAL_TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
+SEEDS = rule(nonempty=True, unique=True, each=Rule(ge=0))
+
 
 @dataclass
 class BenchmarkConfig:
     _target_: str = MISSING
-    seeds: list[int] = field(default_factory=lambda: [0])  # one image per seed, offset by the top-level seed
-    limit: int | None = None  # keep the first `limit` prompts (smoke runs)
-    num_shards: int = 1
-    shard_index: int | None = None  # None: SLURM_ARRAY_TASK_ID when set, else 0
+    # one image per seed, offset by the top-level seed
+    seeds: list[int] = field(default_factory=lambda: [0], metadata=SEEDS)
+    limit: int | None = field(default=None, metadata=rule(ge=1))  # keep the first `limit` prompts (smoke runs)
+    num_shards: int = field(default=1, metadata=rule(ge=1))
+    # None: SLURM_ARRAY_TASK_ID when set, else 0
+    shard_index: int | None = field(default=None, metadata=rule(ge=0, lt="num_shards"))
 
 
 @dataclass
 class SinglePromptConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.single.SinglePrompt"
-    prompt: str = "A red dog and a green cat"
+    prompt: str = field(default="A red dog and a green cat", metadata=rule(nonempty=True))
 
 
 @dataclass
 class T2ICompBenchConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.t2i_compbench.T2ICompBench"
     # color | shape | texture | spatial | non_spatial | complex (the paper's six) | 3d_spatial | numeracy (++)
-    category: str = "color"
+    category: str = field(default="color", metadata=rule(choices=CATEGORIES))
     split: str = "val"  # val (300 prompts) | seen | unseen (color, shape, texture) | action | spatial | spatialaction (complex)
-    seeds: list[int] = field(default_factory=lambda: list(range(10)))  # the protocol: 10 images per prompt
+    # the protocol: 10 images per prompt
+    seeds: list[int] = field(default_factory=lambda: list(range(10)), metadata=SEEDS)
 
 
 @dataclass
 class GenEvalConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.geneval.GenEval"
-    tags: list[str] | None = None  # None: all six (single_object two_object counting colors position color_attr)
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3])  # the protocol (and the authors' seeds)
+    # None: all six (single_object two_object counting colors position color_attr)
+    tags: list[str] | None = field(default=None, metadata=rule(nonempty=True, each=Rule(choices=GENEVAL_TAGS)))
+    # the protocol (and the authors' seeds)
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3], metadata=SEEDS)
 
 
 @dataclass
 class PartiPromptsConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.parti_prompts.PartiPrompts"
-    categories: list[str] | None = None  # None: all 12
-    challenges: list[str] | None = None  # None: all 11
-    seeds: list[int] = field(default_factory=lambda: [0])
+    categories: list[str] | None = field(default=None, metadata=rule(nonempty=True))  # None: all 12
+    challenges: list[str] | None = field(default=None, metadata=rule(nonempty=True))  # None: all 11
+    seeds: list[int] = field(default_factory=lambda: [0], metadata=SEEDS)
 
 
 @dataclass
 class ExamplePromptsConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.example_prompts.ExamplePrompts"
-    seeds: list[int] = field(default_factory=lambda: [0])  # one image per prompt, as the authors
+    # one image per prompt, as the authors
+    seeds: list[int] = field(default_factory=lambda: [0], metadata=SEEDS)
 
 
 SCHEMAS = {

@@ -16,19 +16,22 @@ from PIL import Image
 
 from reno_exp.evaluators import geneval_rules as rules
 from reno_exp.evaluators.base import Evaluator, suite_of, weights_note
+from reno_exp.validate import Rule, rule
 
 CLIP_ARCH = "ViT-L-14-quickgelu"
+UNIT = rule(ge=0, le=1)  # a score or overlap threshold
 
 
 @dataclass
 class GenEvalConfig:
     detector_checkpoint: str = "facebook/mask2former-swin-small-coco-instance"
-    input_scale: list[int] = field(default_factory=lambda: [1333, 800])  # mmdet's test scale (long, short)
-    threshold: float = 0.3
-    counting_threshold: float = 0.9
-    max_objects: int = 16
-    max_overlap: float = 1.0
-    position_threshold: float = 0.1
+    input_scale: list[int] = field(default_factory=lambda: [1333, 800],  # mmdet's test scale (long, short)
+                                   metadata=rule(nonempty=True, each=Rule(ge=1)))
+    threshold: float = field(default=0.3, metadata=UNIT)
+    counting_threshold: float = field(default=0.9, metadata=UNIT)
+    max_objects: int = field(default=16, metadata=rule(ge=1))
+    max_overlap: float = field(default=1.0, metadata=UNIT)
+    position_threshold: float = field(default=0.1, metadata=rule(ge=0, finite=True))
     background: str = "#999"
 
 

@@ -9,20 +9,21 @@ of one category loads only what that category needs.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
 from reno_exp.errors import UserError
 from reno_exp.evaluators import t2i_compbench_rules as rules
 from reno_exp.evaluators.base import Evaluator, suite_of
+from reno_exp.validate import rule
 
 
 @dataclass
 class T2ICompBenchConfig:
     blip_checkpoint: str = "Salesforce/blip-vqa-capfilt-large"
     detector_checkpoint: str = "google/owlv2-base-patch16-ensemble"
-    detector_threshold: float = 0.1  # OWLv2's usual threshold (UniDet's was 0.5 on its own scale)
+    detector_threshold: float = field(default=0.1, metadata=rule(ge=0, le=1))  # OWLv2's usual threshold (UniDet's was 0.5 on its own scale)
     spacy_model: str = "en_core_web_sm"
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from omegaconf import MISSING
+
+from reno_exp.validate import rule
+
+TOWER_DTYPES = ("float32", "float16", "bfloat16")
+WEIGHT = rule(finite=True)
 
 
 @dataclass
 class RewardConfig:
     _target_: str = MISSING
-    weight: float = 1.0
+    weight: float = field(default=1.0, metadata=WEIGHT)
 
 
 class Channel(str, Enum):
@@ -28,7 +33,8 @@ class ColorRewardConfig(RewardConfig):
 
 @dataclass
 class LearnedRewardConfig(RewardConfig):
-    dtype: str | None = None  # float32 | float16 | bfloat16 of the towers; null: float16 on CUDA, else float32
+    # float32 | float16 | bfloat16 of the towers; null: float16 on CUDA, else float32
+    dtype: str | None = field(default=None, metadata=rule(choices=TOWER_DTYPES))
     gradient_checkpointing: bool = False  # recompute the towers' block activations in the backward pass
     cache_text: bool = True  # text side once per prompt; false: every iteration, as the authors' code
 
@@ -36,7 +42,7 @@ class LearnedRewardConfig(RewardConfig):
 @dataclass
 class HPSv2Config(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.hpsv2.HPSv2Reward"
-    weight: float = 5.0
+    weight: float = field(default=5.0, metadata=WEIGHT)
     repo: str = "xswu/HPSv2"
     filename: str = "HPS_v2.1_compressed.pt"
 
@@ -44,7 +50,7 @@ class HPSv2Config(LearnedRewardConfig):
 @dataclass
 class ImageRewardConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.imagereward.ImageRewardReward"
-    weight: float = 1.0
+    weight: float = field(default=1.0, metadata=WEIGHT)
     repo: str = "THUDM/ImageReward"
     tokenizer: str = "google-bert/bert-base-uncased"
 
@@ -52,7 +58,7 @@ class ImageRewardConfig(LearnedRewardConfig):
 @dataclass
 class CLIPScoreConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.clipscore.CLIPScoreReward"
-    weight: float = 0.01
+    weight: float = field(default=0.01, metadata=WEIGHT)
     model: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
     processor: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
@@ -60,14 +66,14 @@ class CLIPScoreConfig(LearnedRewardConfig):
 @dataclass
 class PickScoreConfig(CLIPScoreConfig):
     _target_: str = "reno_exp.rewards.pickscore.PickScoreReward"
-    weight: float = 0.05
+    weight: float = field(default=0.05, metadata=WEIGHT)
     model: str = "yuvalkirstain/PickScore_v1"
 
 
 @dataclass
 class AestheticConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.aesthetic.AestheticReward"
-    weight: float = 0.0
+    weight: float = field(default=0.0, metadata=WEIGHT)
 
 
 SCHEMAS = {

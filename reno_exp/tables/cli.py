@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-from reno_exp.records import RESULTS
+from reno_exp.cli import ArgumentParser, guarded
+from reno_exp.errors import UserError
+from reno_exp.run_files import check_run, ours, runs_under
 from reno_exp.tables import equal_compute, paper, parti_loo, wandb_log
 from reno_exp.tables.jobs import EVALUATION, find_jobs, read_scores
 from reno_exp.tables.runs import runs_summary
@@ -46,7 +47,7 @@ def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reno_exp.tables", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m reno_exp.tables", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path, help="a sweep directory (or one run directory)")
     parser.add_argument("--tables", nargs="+", choices=[*sorted(paper.LAYOUTS), parti_loo.NAME, equal_compute.NAME],
                         help="default: from the sweep's experiment")
@@ -54,12 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb", action=argparse.BooleanOptionalAction, default=None,
                         help="log the tables to W&B (default: when the sweep's jobs used logger=wandb)")
     args = parser.parse_args(argv)
-    if not args.sweep.is_dir():
-        parser.error(f"{args.sweep} is not a directory")
-    jobs = find_jobs(args.sweep)
-    if not jobs:
-        print(f"no runs (directories with {RESULTS} and run.yaml) under {args.sweep}", file=sys.stderr)
-        return 1
+    return guarded(lambda: write_tables(args))
+
+
+def checked_jobs(sweep: Path, out: Path | None):
+    """The sweep's jobs, after one-line refusals: no runs, another program's directory, a damaged file."""
+    for run in ours(runs_under(sweep, "sweep or run directory"), sweep):
+        check_run(run)
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a directory")
+    return find_jobs(sweep)
+
+
+def write_tables(args) -> int:
+    jobs = checked_jobs(args.sweep, args.out)
     cells, numbers = paper.collect(jobs), paper.read_paper()
     chosen = args.tables or paper.choose_layouts(jobs) + parti_loo.choose(jobs) + equal_compute.choose(jobs)
     tables = {n: paper.build(paper.LAYOUTS[n], jobs, cells, numbers) for n in chosen if n in paper.LAYOUTS}

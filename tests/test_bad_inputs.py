@@ -1,0 +1,447 @@
+"""Bad input, at every entry point: exit code 2, at most three lines, no traceback, nothing changed.
+
+The table runs each entry point's ``main(argv)`` in this process (one subprocess per input would cost
+seconds of imports each); a few inputs go through real subprocesses too (slow). Every case also checks
+that an existing run directory, made once by the app, is byte-identical afterwards, as is the
+directory the input points to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reno_exp.cli import guarded
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["optimizer.n_iters=2", "benchmark.seeds=[0,1]", "progress=false"]
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every file's bytes and every folder (None) under root: byte-identical means equal snapshots."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, compose_module):
+    """A run directory as the app leaves it, and damaged or foreign copies of it."""
+    from reno_exp.run import run
+
+    base = tmp_path_factory.mktemp("bad_inputs")
+    good = base / "run"
+    run(compose_module(FAST), good)
+    dirs = {"run": good, "base": base}
+
+    def copy(name: str) -> Path:
+        shutil.copytree(good, base / name)
+        dirs[name] = base / name
+        return base / name
+
+    trunc = copy("truncated_noise")
+    with open(trunc / "noise" / "00000_01.safetensors", "r+b") as f:
+        f.truncate(f.seek(0, 2) // 2)
+    png = copy("truncated_png")
+    with open(png / "images" / "00000_00_best.png", "r+b") as f:
+        f.truncate(200)
+    (copy("bad_run_yaml") / "run.yaml").write_text("{{{ not yaml\n")
+    foreign = base / "foreign"  # another project's Hydra directory: its own results.jsonl, no run.yaml
+    (foreign / ".hydra").mkdir(parents=True)
+    (foreign / ".hydra" / "config.yaml").write_text("lr: 0.1\n")
+    (foreign / "results.jsonl").write_text('{"epoch": 1, "loss": 0.5}\n')
+    dirs["foreign"] = foreign
+    (base / "empty").mkdir()
+    dirs["empty"] = base / "empty"
+    (base / "a_file").write_text("not a directory\n")
+    dirs["a_file"] = base / "a_file"
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def compose_module():
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from reno_exp.config import register
+
+    register()
+
+    def _compose(overrides=()):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return hydra_compose("config", overrides=list(overrides))
+
+    return _compose
+
+
+def app(argv):
+    from reno_exp.__main__ import cli
+
+    return cli(argv)
+
+
+def evaluate(argv):
+    from reno_exp.evaluate import main
+
+    return main(argv)
+
+
+def analysis(argv):
+    from reno_exp.analysis.__main__ import main
+
+    return main(argv)
+
+
+def tables(argv):
+    from reno_exp.tables.cli import main
+
+    return main(argv)
+
+
+def prefetch(argv):
+    from reno_exp.prefetch import main
+
+    return main(argv)
+
+
+def collect(argv):
+    from reno_exp.benchmarks.collect import main
+
+    return main(argv)
+
+
+def bench(argv):
+    """What reno_exp.bench checks through this module's functions: its arguments and its overrides."""
+    from reno_exp.compose import app_config
+    from reno_exp.validate import check_arg
+
+    items = int(argv[argv.index("--items") + 1]) if "--items" in argv else 3
+    overrides = [a for a in argv if "=" in a]
+
+    def body():
+        check_arg("--items", items, ge=1)
+        app_config(overrides)
+
+    return guarded(body)
+
+
+RUN = "{run}"  # replaced by the existing run directory
+
+
+def fill(arg: str, made: dict[str, Path]) -> str:
+    """``{name}`` -> the path of one of the fixture's directories (other braces are Hydra's)."""
+    for name, path in made.items():
+        arg = arg.replace("{" + name + "}", str(path))
+    return arg
+
+CASES = [
+    # the main app: value ranges (field metadata, one validator)
+    (app, ["optimizer.n_iters=0"], "optimizer.n_iters must be >= 1, got 0"),
+    (app, ["optimizer.grad_clip=-1"], "optimizer.grad_clip must be > 0"),
+    (app, ["optimizer.reg_weight=nan"], "optimizer.reg_weight must be a finite number >= 0"),
+    (app, ["optimizer.optim.lr=0"], "optimizer.optim.lr must be a finite number > 0"),
+    (app, ["optimizer.optim.momentum=1"], "optimizer.optim.momentum must be in [0, 1)"),
+    (app, ["optimizer.save_every=-1"], "optimizer.save_every must be >= 0"),
+    (app, ["optimizer=adam", "+optimizer.optim.betas=[0.9,1.5]"], "optimizer.optim.betas[1] must be in [0, 1)"),
+    (app, ["reward.color.weight=nan"], "reward.color.weight must be a finite number, got nan"),
+    (app, ["reward.color.weight=-inf"], "reward.color.weight must be a finite number, got -inf"),
+    (app, ["benchmark.seeds=[]"], "benchmark.seeds is empty"),
+    (app, ["benchmark.seeds=[0,0]"], "benchmark.seeds repeats 0"),
+    (app, ["benchmark.limit=0"], "benchmark.limit must be >= 1"),
+    (app, ["benchmark.num_shards=0"], "benchmark.num_shards must be >= 1"),
+    (app, ["benchmark.num_shards=2", "benchmark.shard_index=2"], "benchmark.shard_index must be in [0, num_shards (2))"),
+    (app, ["benchmark.prompt="], "benchmark.prompt is empty"),
+    (app, ["batch_size=0"], 'batch_size must be an integer >= 1 or "auto", got 0'),
+    (app, ["batch_size=many"], 'batch_size must be an integer >= 1 or "auto"'),
+    (app, ["batch_size=true"], 'batch_size must be an integer >= 1 or "auto", got True'),
+    (app, ["model.resolution=60"], "model.resolution must be a multiple of 8"),
+    (app, ["model=flux_schnell", "model.resolution=520"], "model.resolution must be a multiple of 16 between 64 and 2048"),
+    (app, ["model=sd_turbo", "model.resolution=8192"], "model.resolution must be a multiple of 8 between 64 and 2048"),
+    (app, ["model.dtype=fp16"], "model.dtype must be one of auto, float32, float16, bfloat16, got 'fp16'"),
+    (app, ["model.num_inference_steps=0"], "model.num_inference_steps must be between 1 and 1000"),
+    (app, ["transfer=tiny", "transfer.steps=0"], "transfer.steps must be between 1 and 1000"),
+    (app, ["seed=-1"], "seed must be >= 0"),
+    # typos, and keys that + added where no schema has them
+    (app, ["+optimizer.n_iter=2"], "unknown key 'optimizer.n_iter': did you mean optimizer.n_iters?"),
+    (app, ["optimizer.n_iter=2"], "unknown key 'optimizer.n_iter': did you mean optimizer.n_iters?"),
+    (app, ["save_every=2"], "unknown key 'save_every': did you mean optimizer.save_every?"),
+    (app, ["model.hub_idd=x"], "unknown key 'model.hub_idd'"),
+    (app, ["+optimizer.optim.lrr=1"], "optimizer.optim.lrr is not a parameter of torch.optim.SGD (did you mean lr?)"),
+    (app, ["+reward.color.chanel=red"], "unknown key 'reward.color.chanel': did you mean reward.color.channel?"),
+    (app, ["+reward.hpsv3.weight=2"], "reward.hpsv3 is not in this config"),
+    (app, ["+reward=aesthetic"], "reward already has its option; +reward=... cannot add another: list them all"),
+    (app, ["+reward.mine={_target_:my.Reward,weight:1}"], "reward.mine._target_=my.Reward is not a known Reward class"),
+    (app, ["model=sdxl_trubo"], "unknown model option 'sdxl_trubo': did you mean sdxl_turbo?"),
+    (app, ["experiment=tabel2"], "unknown experiment option 'tabel2': did you mean table2?"),
+    (app, ["benchmark=t2i_compbench", "benchmark.category=colour"], "got 'colour' (did you mean color?)"),
+    (app, ["benchmark=geneval", "benchmark.tags=[countng]"], "got 'countng' (did you mean counting?)"),
+    (app, ["logger=wandb", "logger.mode=onlin"], "got 'onlin' (did you mean online?)"),
+    (app, ["reward.color.channel=purple"], "expected one of [red, green, blue]"),
+    (app, ["optimizer.n_iters=abc"], "optimizer.n_iters=abc: Value 'abc' of type 'str' could not be converted to Integer"),
+    (app, ["optimizer.n_iters==3"], "cannot read the override optimizer.n_iters==3"),
+    (app, ["optimizer.n_iters=${oops}"], "optimizer.n_iters: Interpolation key 'oops' not found"),
+    (app, ["+seed=3"], "seed is already in the config: set it without the +"),
+    (app, ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    (app, ["-m", "hydra/launcher=slrum"], "unknown hydra/launcher option 'slrum': did you mean slurm?"),
+    (app, ["hydra.run.dir={a_file}"], "a_file is a file, not a directory"),
+    (app, ["-m", "optimizer.n_iters=2", "hydra.sweep.dir={a_file}/sweep"], "hydra.sweep.dir="),
+    # devices
+    (app, ["device=gpu"], "device=gpu: not a device; use cpu, cuda or cuda:N"),
+    (app, ["device=cuda:9"], "device=cuda:9"),
+    # every job of a sweep is checked before the first one starts
+    (app, ["-m", "optimizer.n_iters=2,0"], "optimizer.n_iters must be >= 1, got 0 (in job 1: optimizer.n_iters=0)"),
+    (app, ["-m", "experiment=table1,tabel2"], "unknown experiment option 'tabel2'"),
+    # evaluate's own settings, and the directories it reads
+    (evaluate, [RUN, "metrics=[genevl]"], "got 'genevl' (did you mean geneval?)"),
+    (evaluate, [RUN, "metricz=[geneval]"], "unknown key 'metricz': did you mean metrics?"),
+    (evaluate, [RUN, "geneval.threshold=2"], "geneval.threshold must be between 0 and 1, got 2"),
+    (evaluate, [RUN, "image_sets=[]"], "image_sets is empty"),
+    (evaluate, [RUN, "metrics=geneval"], "metrics takes a list: metrics=[geneval]"),
+    (evaluate, [], "give a run or sweep directory"),
+    (evaluate, [RUN, "device=gpu"], "device=gpu: not a device"),
+    (evaluate, [RUN, "random_init"], "'random_init' is not a key=value setting"),
+    (evaluate, ["metrics=[geneval]"], "the first argument is the directory"),
+    (evaluate, ["{foreign}"], "record 1 has no key, prompt, seed: not a reno_exp results file"),
+    (evaluate, ["{truncated_png}", "random_init=true", "tiny=true", "metrics=[aesthetic]"],
+     "00000_00_best.png is damaged or truncated"),
+    # analysis
+    (analysis, ["{foreign}"], "not a reno_exp results file"),
+    (analysis, ["{truncated_noise}"], "00000_01.safetensors is truncated"),
+    (analysis, ["{bad_run_yaml}"], "run.yaml is not a reno_exp run record"),
+    (analysis, ["{empty}"], "no run under"),
+    (analysis, [RUN, "--max-figures", "-1"], "--max-figures must be >= 0, got -1"),
+    (analysis, [RUN, "--max-figures", "many"], "argument --max-figures: invalid int value: 'many'"),
+    # tables
+    (tables, ["{foreign}"], "no reno_exp run under"),
+    (tables, ["{bad_run_yaml}"], "run.yaml is not a reno_exp run record"),
+    (tables, ["{a_file}"], "is not a directory"),
+    (tables, [RUN, "--out", "{a_file}"], "is a file, not a directory"),
+    (tables, [RUN, "--tables", "4"], "argument --tables: invalid choice: '4'"),
+    # prefetch takes the app's overrides: the same checks
+    (prefetch, ["--list", "model=sdxl_trubo"], "did you mean sdxl_turbo?"),
+    (prefetch, ["--list", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (prefetch, ["--list", "+optimizer.n_iter=2"], "did you mean optimizer.n_iters?"),
+    (prefetch, ["--list", "model=sd_turbo,sdxl_turbo"], "is a sweep"),
+    # collect
+    (collect, ["{foreign}", "{base}/collected"], "no reno_exp run under"),
+    (collect, ["{empty}", "{base}/collected"], "no run under"),
+    (collect, [RUN, "{a_file}"], "is a file: give a directory"),
+    # bench, through the functions it calls (reno_exp.validate.check_arg, reno_exp.compose.app_config)
+    (bench, ["--items", "0"], "--items must be >= 1, got 0"),
+    (bench, ["model=tiny", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+]
+
+
+def case_id(case) -> str:
+    entry, argv, _ = case
+    return f"{entry.__name__}:{' '.join(argv)}"
+
+
+@pytest.mark.parametrize("entry, argv, message", CASES, ids=[case_id(c) for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(entry, argv, message, made, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    argv = [fill(a, made) for a in argv]
+    if entry is app:  # the existing run directory is the target of every launch
+        argv += [f"hydra.run.dir={made['run']}" * ("hydra.run.dir" not in " ".join(argv)),
+                 f"hydra.sweep.dir={made['base']}/sweep" * ("hydra.sweep.dir" not in " ".join(argv))]
+        argv = [a for a in argv if a]
+    before = {name: snapshot(d) for name, d in made.items() if d.is_dir()}
+    capsys.readouterr()
+    try:
+        code = entry(argv)
+    except SystemExit as e:  # argparse's errors leave as the process would: SystemExit(2)
+        code = e.code
+    out = capsys.readouterr()
+    lines = [x for x in out.err.splitlines() if x.strip()]
+    assert code == 2, (code, out.err, out.out)
+    assert 1 <= len(lines) <= 3 and "Traceback" not in out.err + out.out, out.err
+    assert message in out.err, out.err
+    assert {name: snapshot(d) for name, d in made.items() if d.is_dir()} == before
+    assert not (made["base"] / "sweep").exists() and not (made["base"] / "collected").exists()
+
+
+def test_the_table_has_forty_distinct_inputs_over_every_entry_point():
+    assert len({case_id(c) for c in CASES}) == len(CASES) >= 40
+    assert {c[0] for c in CASES} == {app, evaluate, analysis, tables, prefetch, collect, bench}
+
+
+def test_every_numeric_field_of_every_schema_has_a_range():
+    """A numeric option without a rule would accept any value silently: each has one, or is listed here
+    with the reason it takes any value."""
+    import dataclasses
+
+    from reno_exp import config
+    from reno_exp.benchmarks import configs as benchmarks
+    from reno_exp.evaluate import EvaluateConfig
+    from reno_exp.evaluators.geneval import GenEvalConfig
+    from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
+    from reno_exp.generators import configs as generators
+    from reno_exp.rewards import configs as rewards
+    from reno_exp.transfer import configs as transfer
+
+    schemas = [config.Config, config.OptimizerConfig, EvaluateConfig, GenEvalConfig, T2ICompBenchConfig,
+               *benchmarks.SCHEMAS.values(), *generators.SCHEMAS.values(), *rewards.SCHEMAS.values(),
+               *transfer.SCHEMAS.values()]
+    unchecked = []
+    for schema in schemas:
+        for f in dataclasses.fields(schema):
+            numeric = any(t in str(f.type) for t in ("int", "float")) or f.name == "batch_size"
+            if numeric and "check" not in f.metadata:
+                unchecked.append(f"{schema.__name__}.{f.name}")
+    assert unchecked == []
+
+
+def test_the_schema_lists_match_the_suites():
+    from reno_exp.benchmarks import configs
+    from reno_exp.benchmarks.geneval import TAGS
+    from reno_exp.benchmarks.t2i_compbench import CATEGORIES
+
+    assert configs.CATEGORIES == CATEGORIES and configs.GENEVAL_TAGS == TAGS
+
+
+def test_a_whole_reward_added_with_plus_is_checked_against_its_schema(compose_module):
+    from reno_exp.errors import UserError
+    from reno_exp.validate import validate
+
+    add = "+reward.aesthetic={_target_:reno_exp.rewards.aesthetic.AestheticReward,weight:0.5}"
+    validate(compose_module([add]))  # a known reward class, added whole: accepted
+    with pytest.raises(UserError, match="Key 'foo' not in 'AestheticConfig'"):
+        validate(compose_module([add[:-1] + ",foo:1}"]))
+    with pytest.raises(UserError, match=r"reward.aesthetic.weight must be a finite number, got nan"):
+        validate(compose_module([add.replace("0.5", "nan")]))
+
+
+OPTIONS = [f"{group}={p.stem}" for group in ("model", "reward", "optimizer", "benchmark", "logger", "transfer",
+                                              "experiment") for p in sorted((ROOT / "conf" / group).glob("*.yaml"))]
+def test_the_readmes_additions_pass_the_checks(compose_module):
+    """Options in a list, a torch optimiser argument that + adds, the README's examples."""
+    from reno_exp.validate import validate
+
+    for overrides in (["reward=[all,aesthetic]"], ["+optimizer.optim.weight_decay=0.01"], ["optimizer.optim.lr=10"],
+                      ["model=sd_turbo", "random_init=true", "model.resolution=128", "batch_size=4"],
+                      ["benchmark.num_shards=4", "benchmark.shard_index=3"], ["batch_size=auto", "device=cpu"]):
+        validate(compose_module(overrides))
+
+
+def test_a_cuda_device_must_exist_here(monkeypatch):
+    import torch
+
+    from reno_exp.errors import UserError
+    from reno_exp.validate import check_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for fine in ("cuda", "cuda:1", "cpu", None):
+        check_device(fine)
+    with pytest.raises(UserError, match=r"device=cuda:9: this machine has 2 CUDA device\(s\), cuda:0..cuda:1"):
+        check_device("cuda:9")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(UserError, match="device=cuda: no CUDA device here"):
+        check_device("cuda")
+    with pytest.raises(UserError, match="device=GPU0 \\(did you mean cuda\\?\\): not a device"):
+        check_device("GPU0")
+
+
+# what an option needs from the user before it runs: equal_compute's budgets follow from a cost measured
+# on the machine that runs it (refused without it: test_equal_compute)
+NEEDS = {"experiment=equal_compute": ["optimizer.forward_backward_cost=3"]}
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_every_option_of_every_group_passes_the_checks(compose_module, option):
+    from reno_exp.validate import validate
+
+    validate(compose_module([option, *NEEDS.get(option, [])]))
+
+
+def test_slurm_off_a_cluster_names_the_launcher_and_the_alternative(made, capsys, monkeypatch, tmp_path):
+    """No sbatch: refused before anything; an sbatch that cannot reach a cluster: its own words, one line."""
+    monkeypatch.setattr("reno_exp.preflight.shutil.which", lambda name: None)
+    code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / 'a'}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "hydra/launcher=slurm: SLURM's sbatch is not on this machine" in err, err
+    assert "hydra/launcher=submitit_local" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()
+
+    monkeypatch.undo()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 'sbatch: fatal: Could not establish a configuration source' >&2\n"
+                                    "exit 1\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / 'b'}"])
+    err = capsys.readouterr().err
+    ours = [x for x in err.strip().splitlines() if not x.startswith("sbatch: ")]  # submitit prints sbatch's words
+    assert code == 2 and len(ours) == 1 and "Traceback" not in err, err
+    assert ours[0].startswith("error: hydra/launcher=slurm could not submit the jobs (sbatch: fatal: Could not "
+                              "establish a configuration source); without a SLURM cluster") and "submitit_local" in ours[0]
+
+
+def test_an_unreachable_wandb_server_is_said_bounded_then_offline(tmp_path, caplog, monkeypatch):
+    """A key and no server: it says where it connects and for how long at most, then goes offline."""
+    import logging
+
+    from reno_exp import loggers
+
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    logger = loggers.WandbLogger(mode="online")
+    with caplog.at_level(logging.INFO, logger="reno_exp.loggers"):
+        logger.start({"a": 1}, tmp_path, None, "tiny/color")
+    try:
+        text = caplog.text
+        assert "W&B: connecting to http://127.0.0.1:9 (at most" in text
+        assert text.count("W&B unreachable") == 1 and "logging offline" in text
+        assert logger.run.settings.mode == "offline"
+    finally:
+        logger.finish({}, {})
+
+
+def test_the_wandb_probe_gives_up_on_a_server_that_never_answers(monkeypatch):
+    """A name lookup or connection that hangs (a socket timeout does not cover DNS) ends at the bound."""
+    import threading
+    import urllib.request
+
+    from reno_exp.loggers import unreachable
+
+    never = threading.Event()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: never.wait())
+    try:
+        assert unreachable("https://w.example", timeout=0.2) == "https://w.example did not answer within 0.2 s"
+    finally:
+        never.set()
+
+
+def cli(module: str, *args: str, cwd: Path = ROOT):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, args, message", [
+    ("reno_exp", ["optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    ("reno_exp", ["model=sdxl_trubo"], "did you mean sdxl_turbo?"),
+    ("reno_exp", ["+optimizer.n_iter=2"], "did you mean optimizer.n_iters?"),
+    ("reno_exp.prefetch", ["--list", "model=sdxl_trubo"], "did you mean sdxl_turbo?"),
+    ("reno_exp.analysis", ["{foreign}"], "not a reno_exp results file"),
+])
+def test_real_command_lines_print_one_line_and_exit_2(module, args, message, made):
+    args = [fill(a, made) for a in args]
+    if module == "reno_exp":
+        args.append(f"hydra.run.dir={made['run']}")
+    before = snapshot(made["run"])
+    p = cli(module, *args)
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert p.returncode == 2, p.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], p.stderr
+    assert "Traceback" not in p.stderr + p.stdout
+    assert snapshot(made["run"]) == before
