@@ -170,8 +170,8 @@ class Conditioning:
 
 def optimiser_loop(cfg: DictConfig):
     """The module that runs ``cfg.optimizer`` (reno_exp.budget.loop_of), checked before anything is built:
-    a loop with ``MAX_BATCH_SIZE`` takes no more items at once (``batch_size=auto`` is capped to it),
-    budgets to save images at need a gradient method's measured cost, and a loop's ``check`` its settings."""
+    a loop with ``MAX_BATCH_SIZE`` takes no more items at once (``batch_size=auto`` is capped to it), and
+    budgets to save images at need a gradient method's measured cost."""
     loop = budget.loop_of(cfg.optimizer)
     limit = getattr(loop, "MAX_BATCH_SIZE", None)
     if limit and cfg.batch_size != "auto" and int(cfg.batch_size) > limit:
@@ -179,8 +179,6 @@ def optimiser_loop(cfg: DictConfig):
                         f"({loop.__name__}.MAX_BATCH_SIZE), got batch_size={cfg.batch_size}")
     if cfg.optimizer.save_at_evaluations:
         loop.spent(cfg.optimizer, 1)
-    if hasattr(loop, "check"):  # the loop's own settings (zero_order: candidates, similarity)
-        loop.check(cfg.optimizer)
     return loop
 
 

@@ -27,17 +27,8 @@ from typing import Any
 import torch
 
 from reno_exp.config import OptimizerConfig
-from reno_exp.errors import UserError
 from reno_exp.reno import score
 from reno_exp.tracking import Result, Track
-
-
-def check(cfg: OptimizerConfig) -> None:
-    if cfg.candidates < 1:
-        raise UserError(f"optimizer.candidates must be >= 1, got {cfg.candidates}")
-    if not -1 < cfg.similarity < 1:
-        raise UserError(f"optimizer.similarity is a cosine between a neighbour and its pivot, in (-1, 1): "
-                        f"got {cfg.similarity}")
 
 
 def spent(cfg: OptimizerConfig, k: int) -> float:

@@ -201,10 +201,13 @@ def test_zero_order_on_the_tiny_model_batched_equals_alone(compose, tmp_path):
     assert all(r["evaluations"] == 1 + 2 and r["curves"]["evaluations"] == [1, 3] for r in a.values())
 
 
-def test_zero_order_settings_are_checked_before_anything_is_built(compose):
-    for bad in ["optimizer.candidates=0", "optimizer.similarity=1.0"]:
-        with pytest.raises(UserError, match=bad.split("=")[0].split(".")[1]):
-            run_module.optimiser_loop(compose(["optimizer=zero_order", bad]))
+def test_zero_order_settings_are_checked_with_the_config(compose):
+    from reno_exp.validate import validate
+
+    validate(compose(["optimizer=zero_order"]))
+    for bad in ["optimizer.candidates=0", "optimizer.similarity=1.0", "optimizer.similarity=0"]:
+        with pytest.raises(UserError, match=bad.split("=")[0]):
+            validate(compose(["optimizer=zero_order", bad]))
 
 
 # ------------------------------------------------------------------------------- kept images by budget
