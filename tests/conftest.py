@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -13,6 +14,18 @@ os.environ.setdefault("RENO_EXP_DATA", str(Path(__file__).resolve().parents[2] /
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+
+
+@pytest.fixture(autouse=True)
+def root_logging():
+    """Entry points called in-process (evaluate, analysis, bench) run logging.basicConfig, which binds a
+    handler to the sys.stderr of that moment: pytest's capture of one test, closed after it. Left in
+    place, every later log line of the session prints a "--- Logging error ---" trace."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -47,23 +46,13 @@ def in_flight(run_dir: Path) -> bool:
     return bool(saved - done)
 
 
-def start(run_dir: Path, *extra: str) -> subprocess.Popen:
+def killed_at(point: str, run_dir: Path, *extra: str) -> None:
+    """Runs the app until it SIGKILLs itself at ``point`` (tests/killed_run.py), exactly there."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "reno_exp", *OVERRIDES, *extra, f"hydra.run.dir={run_dir}"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def kill_when(proc: subprocess.Popen, condition, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended (rc {proc.returncode}) before the kill point: "
-                                 f"{proc.stderr.read().decode()[-2000:]}")
-        assert time.monotonic() < deadline, "kill point never reached"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
-    proc.stderr.close()
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "killed_run.py"), point, *OVERRIDES, *extra,
+                           f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, f"not killed at {point} (rc {proc.returncode}): {proc.stderr.decode()[-2000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +71,13 @@ def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
     expected = comparable(reference)
     assert len(expected) == 6
     run_dir = tmp_path / "killed"
-    kill_points = [
-        lambda: (run_dir / "run.yaml").exists(),  # while starting: nothing recorded yet
-        lambda: len(lines(run_dir)) >= 2,  # between items
-        lambda: in_flight(run_dir),  # mid-item: images and noise saved, record not yet written
-    ]
-    counts = []
-    for condition in kill_points:
-        kill_when(start(run_dir), condition)
-        counts.append(len(comparable(run_dir)))  # after each kill: whole records only, none twice
-    assert counts[-1] < len(expected), "the last kill came after the run had finished"
+    # while starting (nothing recorded yet), between items, mid-item (files saved, record not yet written)
+    states = {"build": (0, False), "after:2": (2, False), "before:2": (3, True)}
+    for point, (recorded, mid_item) in states.items():
+        killed_at(point, run_dir)
+        assert (run_dir / "run.yaml").exists()
+        assert len(comparable(run_dir)) == recorded  # whole records only, none twice
+        assert in_flight(run_dir) == mid_item
     # the first re-run after a kill starts from what is recorded; the final one completes the work
     run(compose(OVERRIDES), run_dir)
     assert comparable(run_dir) == expected
@@ -120,8 +106,8 @@ def test_a_batch_killed_mid_flight_resumes_in_other_batches_to_the_same_results(
     from reno_exp.run import run
 
     run_dir = tmp_path / "batched"
-    kill_when(start(run_dir, "batch_size=4"), lambda: in_flight(run_dir))
-    assert len(comparable(run_dir)) < 6
+    killed_at("before:2", run_dir, "batch_size=4")
+    assert len(comparable(run_dir)) == 1 and in_flight(run_dir)
     run(compose([*OVERRIDES, "batch_size=2"]), run_dir)
     got, expected = comparable(run_dir), comparable(reference)
     assert got.keys() == expected.keys()
