@@ -14,12 +14,12 @@ from reno_exp.tables import wandb_log
 
 def make_job(root: Path, num: int, model: str, reward: str, suite: str, records: list[dict],
              scores: list[dict], experiment: str | None = None, overrides: list[str] | None = None,
-             logger: dict | None = None, **config) -> Path:
+             logger: dict | None = None, optimizer: str | None = None, **config) -> Path:
     """A job dir as the app leaves it: run.yaml, launches/000/config.yaml, results.jsonl, evaluation.jsonl."""
     config = {"model": {"_target_": f"x.{model}"}, "reward": {} if reward == "none" else {reward: {"weight": 1.0}},
               "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"},
               "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}, **config}
-    choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment}
+    choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment, "optimizer": optimizer}
     return make_run_dir(root / str(num), config, choices, overrides, records, scores)
 
 
@@ -71,6 +71,23 @@ def test_table1_cells_baseline_dedup_and_missing(tmp_path, capsys):
     assert float(cells[("sd_turbo", "clip", "aesthetic")]["ours"]) == pytest.approx(6.0)
     assert cells[("sd_turbo", "all", "color")]["paper"] == "0.7830"
     assert (sweep / "tables.md").read_text().startswith("### Table 1")
+
+
+def test_another_method_is_never_labelled_reno_nor_shown_beside_the_papers_reno(tmp_path):
+    """A sweep whose every job is best-of-N: no differing override, yet its row is not "SD-Turbo + ReNO"."""
+    sweep = tmp_path / "sweep"
+    recs = [{"key": f"{i:05d}_00", "index": i, "k": 0, "prompt": f"p{i}", "seed": 0,
+             "meta": {"suite": "geneval", "tag": tag, "include": []}} for i, tag in enumerate(tables.TAGS)]
+    make_job(sweep, 0, "sd_turbo", "all", "geneval", recs, [score(r, "best", "geneval", 1.0) for r in recs],
+             experiment="table3", optimizer="best_of_n", overrides=["optimizer=best_of_n"])
+    assert tables.main([str(sweep)]) == 0
+    rows = [r for r in csv.DictReader(open(sweep / "tables.csv")) if r["model"] == "sd_turbo" and r["method"] == "all"]
+    ours = [r for r in rows if r["ours"]]
+    assert {r["row"] for r in ours} == {"SD-Turbo + best-of-N [optimizer=best_of_n]"}
+    assert {r["paper"] for r in ours} == {""}  # the paper's SD-Turbo + ReNO numbers are not this method's
+    assert float(next(r for r in ours if r["column"] == "mean")["ours"]) == pytest.approx(1.0)
+    # the paper's own SD-Turbo + ReNO row stays, with no number of ours in it
+    assert {r["ours"] for r in rows if r["row"] == "SD-Turbo + ReNO"} == {""}
 
 
 def test_geneval_mean_needs_all_six_tags_and_unknown_models_get_rows(tmp_path):

@@ -2,7 +2,7 @@
 
 A job's row in a table is its model, its method (the reward option) and its *variant*: every override
 that differs between the sweep's jobs (``optimizer=best_of_n``, ``reward.color.channel=red``,
-``optimizer.optim.lr=10``), except the ones a table lays out as columns (the T2I-CompBench category,
+``optimizer.optim.lr=10``) and an optimiser other than ReNO's even when all jobs share it, except the ones a table lays out as columns (the T2I-CompBench category,
 GenEval tags) and the ones that change no result (shards, logging: reno_exp.identity). Jobs that differ
 only in their shard have the same variant and merge. Two jobs that would share a row although their
 result-affecting configs differ (not by overrides: by defaults, or launched apart) get their config
@@ -35,6 +35,7 @@ class Job:
     suite: str
     experiment: str | None
     transfer: str | None = None  # the transfer option (transfer=sdxl_base), if its images are rendered
+    optimizer: str = "reno"  # the method: a job of another one (best_of_n, ...) is never labelled ReNO
     variant: str = ""  # what sets its ReNO images apart from the other jobs'
     baseline: str = ""  # what sets its initial images (the one-step model's) apart: the model's part of it
     logger: dict = field(default_factory=dict)
@@ -47,7 +48,7 @@ def job_of(run: Path, info: RunInfo) -> Job:
     suite = choices.get("benchmark") or str(cfg["benchmark"]["_target_"]).rsplit(".", 2)[-2]
     transfer = (choices.get("transfer") or str(cfg["transfer"]["_target_"]).rsplit(".", 1)[-1]) if cfg.get("transfer") else None
     return Job(run, info, model, reward, suite, choices.get("experiment"), transfer,
-               logger=latest_launch(run).get("logger") or {})
+               choices.get("optimizer") or "reno", logger=latest_launch(run).get("logger") or {})
 
 
 def find_jobs(sweep: Path) -> list[Job]:
@@ -88,6 +89,8 @@ def label_variants(jobs: list[Job]) -> None:
     common = set.intersection(*(overrides(j) for j in jobs))
     for job in jobs:
         own = sorted(overrides(job) - common)
+        if job.optimizer != "reno" and f"optimizer={job.optimizer}" not in own:
+            own.insert(0, f"optimizer={job.optimizer}")  # even when every job shares it: not the paper's ReNO
         job.variant = ", ".join(own)
         job.baseline = ", ".join(o for o in own if makes_image(o.split("=", 1)[0]))
     for attr, keep in (("variant", lambda k: True), ("baseline", makes_image)):

@@ -25,6 +25,7 @@ PAPER = Path(__file__).resolve().parents[1] / "paper_tables.csv"
 
 MODELS = {"pixart_dmd": "PixArt-α DMD", "sd_turbo": "SD-Turbo", "sdxl_turbo": "SDXL-Turbo", "hyper_sdxl": "HyperSDXL"}
 TRANSFERS = {"sdxl_base": "SDXL", "sd21_base": "SD 2.1", "flux_schnell": "FLUX.1-schnell (4 steps)"}
+METHODS = {"best_of_n": "best-of-N", "zero_order": "zero-order search", "adam": "Adam", "lbfgs": "L-BFGS"}
 REWARDS = {"clip": "CLIPScore", "hpsv2": "HPSv2", "imagereward": "ImageReward", "pickscore": "PickScore", "all": "All"}
 T2I = ["color", "shape", "texture", "spatial", "non_spatial", "complex"]
 TAGS = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
@@ -123,7 +124,9 @@ def label(layout: Layout, model: str, method: str, variant: str = "") -> str:
     elif layout.number == "1":
         text = f"{name} + {REWARDS.get(method, method)}"
     else:
-        text = f"{name} + ReNO" + ("" if method == "all" else f" ({REWARDS.get(method, method)})")
+        optimizer = next((v.split("=", 1)[1] for v in variant.split(", ") if v.startswith("optimizer=")), "reno")
+        text = f"{name} + {METHODS.get(optimizer, 'ReNO' if optimizer == 'reno' else optimizer)}" + (
+            "" if method == "all" else f" ({REWARDS.get(method, method)})")
     return f"{text} [{variant}]" if variant else text
 
 
