@@ -118,18 +118,15 @@ def collect(argv):
 
 
 def bench(argv):
-    """What reno_exp.bench checks through this module's functions: its arguments and its overrides."""
-    from reno_exp.compose import app_config
-    from reno_exp.validate import check_arg
+    from reno_exp.bench.__main__ import main
 
-    items = int(argv[argv.index("--items") + 1]) if "--items" in argv else 3
-    overrides = [a for a in argv if "=" in a]
+    return main(argv)
 
-    def body():
-        check_arg("--items", items, ge=1)
-        app_config(overrides)
 
-    return guarded(body)
+def cost_step(argv):
+    from reno_exp.cost.step import main
+
+    return main(argv)
 
 
 RUN = "{run}"  # replaced by the existing run directory
@@ -233,9 +230,13 @@ CASES = [
     (collect, ["{foreign}", "{base}/collected"], "no reno_exp run under"),
     (collect, ["{empty}", "{base}/collected"], "no run under"),
     (collect, [RUN, "{a_file}"], "is a file: give a directory"),
-    # bench, through the functions it calls (reno_exp.validate.check_arg, reno_exp.compose.app_config)
-    (bench, ["--items", "0"], "--items must be >= 1, got 0"),
+    # bench and cost.step: their arguments, and overrides checked as the app checks them
+    (bench, ["--items", "0"], "argument --items: must be at least 1, got 0"),
     (bench, ["model=tiny", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (bench, ["--plan", "experiment=table9"], "unknown experiment option 'table9': did you mean table3?"),
+    (bench, ["--plan", "experiment=table2", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (bench, ["--memory", "model=sd_trubo"], "did you mean sd_turbo?"),
+    (cost_step, ["model=sd_trubo"], "did you mean sd_turbo?"),
 ]
 
 
@@ -269,7 +270,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(entry, argv, message, 
 
 def test_the_table_has_forty_distinct_inputs_over_every_entry_point():
     assert len({case_id(c) for c in CASES}) == len(CASES) >= 40
-    assert {c[0] for c in CASES} == {app, evaluate, analysis, tables, prefetch, collect, bench}
+    assert {c[0] for c in CASES} == {app, evaluate, analysis, tables, prefetch, collect, bench, cost_step}
 
 
 def test_every_numeric_field_of_every_schema_has_a_range():

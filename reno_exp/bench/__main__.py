@@ -21,11 +21,7 @@ import argparse
 import logging
 import sys
 
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit code 2, as every entry point's bad input
-        print(f"bench: {message}", file=sys.stderr)
-        sys.exit(2)
+from reno_exp.cli import ArgumentParser, fail
 
 
 def positive(kind, minimum=1):
@@ -58,7 +54,7 @@ def share(text: str) -> float:
 
 
 def parse(argv) -> argparse.Namespace:
-    p = Parser(prog="python -m reno_exp.bench", description=__doc__.splitlines()[0],
+    p = ArgumentParser(prog="python -m reno_exp.bench", description=__doc__.splitlines()[0],
                formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n".join(__doc__.splitlines()[2:]))
     p.add_argument("overrides", nargs="*")
     p.add_argument("--items", type=positive(int), help="items timed per repeat (default 3; the largest batch size)")
@@ -106,8 +102,7 @@ def main(argv=None) -> None:
             overhead(args)
     except (UserError, HydraException, OmegaConfBaseException) as e:
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        print(f"bench: {first}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(fail(first))
 
 
 if __name__ == "__main__":

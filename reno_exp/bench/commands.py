@@ -17,9 +17,9 @@ def compose_run(overrides: list[str], items: int):
     from omegaconf import open_dict
 
     from reno_exp import run as app
-    from reno_exp.cost.plan import compose_config
+    from reno_exp.compose import app_config
 
-    cfg = compose_config(CONF, [*overrides, "benchmark=single", "logger=none", "progress=false"])
+    cfg = app_config([*overrides, "benchmark=single", "logger=none", "progress=false"], "bench")
     with open_dict(cfg):
         cfg.benchmark.seeds = list(range(items))
         cfg.device = app.resolve_device(cfg.device)
@@ -115,10 +115,10 @@ def memory_and_flops(args) -> None:
     import torch
 
     from reno_exp.bench.report import flops_table, memory_table
+    from reno_exp.compose import app_config
     from reno_exp.cost import estimate
-    from reno_exp.cost.plan import compose_config
 
-    cfg = compose_config(CONF, args.overrides)
+    cfg = app_config(args.overrides, "bench")
     say(f"dry run on the meta device: {describe(cfg)}")
     results = {}
     for setting, ckpt in (("off", False), ("on", True)) if args.memory else (("as configured", None),):

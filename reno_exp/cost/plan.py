@@ -17,6 +17,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from reno_exp.compose import check_options
+from reno_exp.validate import validate
+
 AUTHORS_SECONDS_PER_ITEM = (20.0, 50.0)  # per 50-iterate image on one A100, as the paper reports
 
 
@@ -58,6 +61,7 @@ def compose_config(config_dir: str, overrides: list[str], hydra_config: bool = F
 
 def sweep_jobs(config_dir: str, overrides: list[str]) -> list[list[str]]:
     """Each job's overrides, as ``python -m reno_exp -m <overrides>`` would launch them (BasicSweeper)."""
+    check_options(overrides)  # Hydra would plan the defaults for an unknown experiment (an optional group)
     parser = OverridesParser.create()
     fixed = [o.input_line for o in parser.parse_overrides(overrides) if not o.is_sweep_override()]
     params = compose_config(config_dir, fixed, hydra_config=True).hydra.sweeper.get("params") or {}
@@ -69,6 +73,7 @@ def plan(config_dir: str, overrides: list[str]) -> Plan:
     jobs = []
     for job in sweep_jobs(config_dir, overrides):
         cfg = compose_config(config_dir, job)
+        validate(cfg)  # a job the app would refuse is not planned
         suite = instantiate(cfg.benchmark)
         swept = [o for o in job if o not in overrides]
         jobs.append(Job(swept, cfg, len(suite.items(cfg.seed))))

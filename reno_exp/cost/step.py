@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
@@ -33,6 +32,7 @@ from omegaconf.errors import OmegaConfBaseException
 from torch.utils.flop_counter import FlopCounterMode
 
 from reno_exp import budget
+from reno_exp.cli import ArgumentParser, fail
 from reno_exp.compose import app_config
 from reno_exp.errors import UserError
 
@@ -129,7 +129,7 @@ def iterates_for(overrides: list[str], cost: float, reno_iterates: int) -> dict[
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     p.add_argument("overrides", nargs="*", help="the run's overrides (model=..., reward=..., model.dtype=...)")
     p.add_argument("--time", action=argparse.BooleanOptionalAction, default=None,
                    help="time the passes on the run's device (default: on CUDA only)")
@@ -162,8 +162,7 @@ def main(argv=None) -> int:
         cost = round(ratios[used], 2)
         iterates = iterates_for(keep, cost, args.iterates)
     except (UserError, OmegaConfBaseException) as e:
-        print(f"Error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return fail(str(e).splitlines()[0])
     lines.append("forward+backward / forward: " + ", ".join(f"{v:.3f} ({k})" for k, v in ratios.items()))
     lines.append(f"optimizer.forward_backward_cost={cost} ({used}); equal compute for ReNO's "
                  f"{args.iterates} iterates: " + ", ".join(f"{k} {v}" for k, v in iterates.items()) + " iterates")
