@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from reno_exp.cli import guarded
-
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "benchmark.seeds=[0,1]", "progress=false"]
 
