@@ -8,6 +8,7 @@ directory the input points to.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -79,52 +80,24 @@ def compose_module():
     return _compose
 
 
-def app(argv):
-    from reno_exp.__main__ import cli
+def entry_point(name: str, module: str, function: str = "main"):
+    """An entry point's ``main(argv)``, imported when called (the app's heavy imports wait for a case)."""
 
-    return cli(argv)
+    def call(argv):
+        return getattr(importlib.import_module(module), function)(argv)
 
-
-def evaluate(argv):
-    from reno_exp.evaluate import main
-
-    return main(argv)
+    call.__name__ = name
+    return call
 
 
-def analysis(argv):
-    from reno_exp.analysis.__main__ import main
-
-    return main(argv)
-
-
-def tables(argv):
-    from reno_exp.tables.cli import main
-
-    return main(argv)
-
-
-def prefetch(argv):
-    from reno_exp.prefetch import main
-
-    return main(argv)
-
-
-def collect(argv):
-    from reno_exp.benchmarks.collect import main
-
-    return main(argv)
-
-
-def bench(argv):
-    from reno_exp.bench.__main__ import main
-
-    return main(argv)
-
-
-def cost_step(argv):
-    from reno_exp.cost.step import main
-
-    return main(argv)
+app = entry_point("app", "reno_exp.__main__", "cli")
+evaluate = entry_point("evaluate", "reno_exp.evaluate")
+analysis = entry_point("analysis", "reno_exp.analysis.__main__")
+tables = entry_point("tables", "reno_exp.tables.cli")
+prefetch = entry_point("prefetch", "reno_exp.prefetch")
+collect = entry_point("collect", "reno_exp.benchmarks.collect")
+bench = entry_point("bench", "reno_exp.bench.__main__")
+cost_step = entry_point("cost_step", "reno_exp.cost.step")
 
 
 RUN = "{run}"  # replaced by the existing run directory
