@@ -16,9 +16,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from reno_exp.cli import fail, one_line_errors, user_error
+from reno_exp.cli import EXIT_INTERRUPTED, fail, one_line_errors, user_error
 from reno_exp.compose import CONF
 from reno_exp.config import register
+from reno_exp.preflight import unmake_dir
 
 register()
 log = logging.getLogger("reno_exp")
@@ -34,17 +35,32 @@ def main(cfg: DictConfig) -> None:
     try:
         check_device(cfg.device)  # here: on a SLURM job's node, not on the login node that launched it
         records = run(cfg, hc.runtime.output_dir, group)
+    except KeyboardInterrupt:
+        multirun = hc.mode == RunMode.MULTIRUN
+        sys.exit(interrupted(hc.runtime.output_dir, "hydra.sweep.dir" if multirun else "hydra.run.dir",
+                             hc.sweep.dir if multirun else hc.run.dir))
     except Exception as e:
         found = user_error(e)
         if found is None:
             raise
         # bad input: one line, no traceback; printed, not logged, so a refused launch writes no log file
         # into a run directory it must leave untouched
+        unmake_dir(hc.runtime.output_dir)
         sys.exit(fail(found))
     from reno_exp import summary
     from reno_exp.records import read_records
 
     print(summary.text(read_records(records.path), str(records.path)))
+
+
+def interrupted(run_dir: str, key: str, value: str) -> int:
+    """Ctrl-C: what is safe on disk and how to go on, in one line (records are whole or absent)."""
+    from reno_exp.records import read_records
+
+    n = len(read_records(run_dir)) if os.path.isdir(run_dir) else 0
+    print(f"interrupted; {n} items recorded in {run_dir}; run the same command with {key}={value} to resume",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def cli(argv: list[str] | None = None) -> int:
@@ -62,6 +78,9 @@ def cli(argv: list[str] | None = None) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
     try:
         main()
+    except KeyboardInterrupt:  # before a run started: nothing of it is on disk
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except SystemExit as e:  # a refusal of the preflight callback (already printed), --help, ...
         return e.code if isinstance(e.code, int) else 0 if e.code is None else fail(e.code)
     except Exception as e:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from reno_exp.errors import UserError
 
 EXIT_BAD_INPUT = 2  # argparse's code for a bad command line
+EXIT_INTERRUPTED = 130  # a shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def causes(e: BaseException | None):
@@ -35,9 +36,13 @@ def fail(message: object) -> int:
 
 
 def guarded(body: Callable[[], int | None]) -> int:
-    """``body()``'s exit code, or 2 after one line when it raised a UserError."""
+    """``body()``'s exit code, or 2 after one line when it raised a UserError (130 after one line on
+    Ctrl-C: what these commands write is whole or absent, and they resume where they stopped)."""
     try:
         return body() or 0
+    except KeyboardInterrupt:
+        print("interrupted; what was written is whole; run the same command to go on", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as e:
         found = user_error(e)
         if found is None:

@@ -172,6 +172,16 @@ def first_line(e: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
+def raised_in(e: BaseException, package: str) -> bool:
+    """Whether ``package`` raised ``e`` (its own exception type, or a builtin one raised in its code)."""
+    if type(e).__module__.startswith(package):
+        return True
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith(package)
+
+
 def explain(e: BaseException, overrides: list[str]) -> str | None:
     """One line for an exception Hydra raised over a bad override or option; None for anything else."""
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
@@ -206,7 +216,7 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
             return f"{merging.group(1)}: {first_line(e.__cause__)}"
         detail = f" ({first_line(e.__cause__)})" if e.__cause__ else ""
         return f"bad override: {' '.join(text.split())[:300]}{detail}"
-    if type(e).__module__.startswith("submitit"):  # sbatch refused (no cluster here, a bad partition...)
+    if raised_in(e, "submitit"):  # sbatch refused, no srun (no cluster here, a bad partition...)
         said = text.strip().splitlines()[-1][:200] if text.strip() else type(e).__name__  # submitit printed the rest
         return (f"hydra/launcher=slurm could not submit the jobs ({said}); without a SLURM cluster, run the "
                 "sweep with hydra/launcher=submitit_local, or without hydra/launcher")

@@ -76,6 +76,9 @@ def run_dirs(path: str | Path) -> list[Path]:
 class EvaluationFile(JsonLines):
     """``<run>/evaluation.jsonl``: one line per (key, image set, metric); resumable."""
 
+    fields = ("key", "image_set", "metric")
+    what = "evaluation file"
+
     def __init__(self, run_dir: Path):
         super().__init__(Path(run_dir) / EVALUATION)
         self.repair()

@@ -65,8 +65,15 @@ def fingerprint(cfg: DictConfig | dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def shorten(value: Any, width: int = 60) -> str:
+    """A value as a message shows it: a long prompt is cut in the middle, so both ends stay readable."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else f"{text[: width // 2 - 2]} ... {text[-(width // 2 - 3):]}"
+
+
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """``key: old -> new`` for each result-affecting key that differs (flattened configs)."""
+    """``key: old -> new`` for each result-affecting key that differs (flattened configs), values shortened."""
     keys = sorted(set(old) | set(new))
     missing = "(unset)"
-    return [f"{k}: {old.get(k, missing)} -> {new.get(k, missing)}" for k in keys if old.get(k, missing) != new.get(k, missing)]
+    return [f"{k}: {shorten(old.get(k, missing))} -> {shorten(new.get(k, missing))}"
+            for k in keys if old.get(k, missing) != new.get(k, missing)]

@@ -69,8 +69,15 @@ def check_jobs(config: DictConfig, jobs: list[list[str]]) -> None:
     report(found, varying(jobs))
 
 
+EXISTED: set[str] = set()  # the run directories that were there before this launch made them
+
+
 def make_dir(path: str, key: str) -> None:
     """The directory Hydra makes next, made here, where a failure is one line (Hydra's is a traceback)."""
+    if Path(path).is_dir():
+        EXISTED.add(str(Path(path).resolve()))
+    if not str(path).strip():  # Hydra would write into the current directory without a word
+        raise UserError(f"{key} is empty: give a directory, or leave {key} out for a new dated one")
     if Path(path).exists() and not Path(path).is_dir():
         raise UserError(f"{key}={path} is a file, not a directory; choose another")
     try:
@@ -126,7 +133,18 @@ def report(found: list[tuple[str, int]], own: list[set[str]] | None = None, limi
 
 
 def check_launcher(config: DictConfig) -> None:
+    """submitit submits with sbatch and refuses to start without srun (a traceback): both must be here."""
     target = str(OmegaConf.select(config, "hydra.launcher._target_") or "")
-    if target.endswith("SlurmLauncher") and shutil.which("sbatch") is None:
-        raise UserError("hydra/launcher=slurm: SLURM's sbatch is not on this machine (not a cluster login "
-                        "node?); run the sweep here with hydra/launcher=submitit_local, or without hydra/launcher")
+    missing = [c for c in ("sbatch", "srun") if shutil.which(c) is None]
+    if target.endswith("SlurmLauncher") and missing:
+        raise UserError(f"hydra/launcher=slurm: SLURM's {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'}"
+                        " not on this machine (not a cluster login node?); run the sweep here with "
+                        "hydra/launcher=submitit_local, or without hydra/launcher")
+
+
+def unmake_dir(path: str) -> None:
+    """After a refused launch: the run directory this launch made (Hydra or the preflight), if nothing is in
+    it, is removed, so that a refusal leaves the file system as it was."""
+    p = Path(path).resolve()
+    if str(p) not in EXISTED and p.is_dir() and not any(p.iterdir()):
+        p.rmdir()

@@ -23,7 +23,16 @@ from safetensors.torch import save_file
 from reno_exp.errors import UserError
 
 RESULTS = "results.jsonl"
+FIELDS = ("key", "prompt", "seed")  # what every reader of a results record indexes
 log = logging.getLogger(__name__)
+_warned: set[str] = set()  # a file's damage is said once per process, however often it is read
+
+
+def warn_once(message: str, *args) -> None:
+    text = message % args
+    if text not in _warned:
+        _warned.add(text)
+        log.warning("%s", text)
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -49,8 +58,12 @@ class JsonLines:
     Each line goes out in one ``write`` and is fsync'd. A run killed mid-write leaves a torn last line:
     ``repair`` cuts it before the next append, and ``read`` passes over it. A last line that is whole
     but lacks its newline is a record, and is kept. A bad line anywhere else is damage, not a kill: it is
-    reported with its line number and never counted.
+    reported with its line number and never counted. A whole record without the ``fields`` every reader
+    indexes is not this app's file: a UserError naming the line.
     """
+
+    fields: tuple[str, ...] = ()
+    what = "JSON-lines file"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -67,10 +80,15 @@ class JsonLines:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("not a JSON object")
-                out.append(row)
             except ValueError:
                 if n < len(lines):  # the last piece is a torn line only if no newline follows it
-                    log.warning("%s:%d is not a whole JSON record; it is ignored", self.path, n)
+                    warn_once("%s:%d is not a whole JSON record; it is ignored", self.path, n)
+                continue
+            absent = [f for f in self.fields if f not in row]
+            if absent:
+                raise UserError(f"{self.path}:{n}: a record without {', '.join(absent)}: not a reno_exp {self.what} "
+                                "(another program's output, or edited by hand?)")
+            out.append(row)
         return out
 
     def repair(self) -> JsonLines:
@@ -105,16 +123,21 @@ def unique(rows: list[dict], identity: Callable[[dict], Any], path: Path) -> lis
         seen.add(key)
     if dupes:
         keys = sorted({str(identity(r)) for r in dupes})
-        log.warning("%s holds %d duplicate record(s) (%s%s); each is counted once", path, len(dupes),
-                    ", ".join(keys[:3]), " ..." if len(keys) > 3 else "")
+        warn_once("%s holds %d duplicate record(s) (%s%s); each is counted once", path, len(dupes),
+                  ", ".join(keys[:3]), " ..." if len(keys) > 3 else "")
     return out
+
+
+class ResultsFile(JsonLines):
+    fields = FIELDS
+    what = "results file"
 
 
 def read_records(path: str | Path) -> list[dict]:
     """The whole records of a run directory's (or a given) ``results.jsonl``, each item once."""
     path = Path(path)
-    file = JsonLines(path / RESULTS if path.is_dir() else path)
-    return unique(file.read(), lambda r: r.get("key"), file.path)
+    file = ResultsFile(path / RESULTS if path.is_dir() else path)
+    return unique(file.read(), lambda r: r["key"], file.path)
 
 
 def pending(done: dict[str, dict] | list[dict], items: list, fingerprint: str) -> list:
@@ -143,7 +166,7 @@ class RunRecords:
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.results = JsonLines(self.dir / RESULTS).repair()
+        self.results = ResultsFile(self.dir / RESULTS).repair()
         self.path = self.results.path
         self.done = {r["key"]: r for r in read_records(self.path)}  # key -> record
 

@@ -109,6 +109,9 @@ def step_items(opt, zs, loss, steps, tracks, it: int, max_norm: float, cost: int
     for z, ok, step, track in zip(zs, finite, steps, tracks):
         if not ok:
             track.event(it, "non-finite loss", loss=step["loss"])
+            # masked out of the loss but still in the batch's graph: backward left it a gradient (zeros,
+            # or NaN through the NaN it scored), and SGD's momentum, Nesterov and Adam would move it
+            z.grad = None
             continue
         track.backwards += cost
         step["grad_norm"] = next(norms)

@@ -53,6 +53,23 @@ def placed(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
+HALF = ("float16", "bfloat16")
+
+
+def warn_slow_device(cfg: DictConfig) -> None:
+    """What makes a run on this device far slower than it needs to be, said once before the work."""
+    if cfg.device != "cpu":
+        return
+    if not cfg.model._target_.endswith("TinyGenerator"):
+        log.warning("no CUDA device: running on the CPU (slow for real models; fine for model=tiny)")
+    half = [f"{key}={node.dtype}" for key, node in [("model.dtype", cfg.model), ("transfer.dtype", cfg.get("transfer")),
+                                                     *((f"reward.{n}.dtype", r) for n, r in (cfg.reward or {}).items())]
+            if node is not None and node.get("dtype") in HALF]
+    if half:
+        log.warning("%s on the CPU: half precision runs 50-100x slower than float32 there; leave the dtype at "
+                    "auto (float32 on a CPU) unless you mean it", ", ".join(half))
+
+
 def noise_stream(generator, seed: int):
     """Successive N(0, I) draws of one item's own torch.Generator: the first is the initial noise."""
     g = torch.Generator("cpu").manual_seed(int(seed))
@@ -192,18 +209,21 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
     launch = hydra_launch()
     if launch is not None:
         launch["config.yaml"] = OmegaConf.to_container(cfg, enum_to_str=True)
-    # every refusal happens here, before anything is written or built
-    with RunDir.open(run_dir, cfg, launch, check=lambda info: pending(read_records(run_dir), items, info.fingerprint)) as rd:
+
+    def check(info) -> None:
+        """Every refusal, before anything is written or built: records of another item or config, and
+        (when there is work left) every missing checkpoint named at once."""
+        if pending(read_records(run_dir), items, info.fingerprint) and parts is None:
+            require_weights(cfg)
+
+    with RunDir.open(run_dir, cfg, launch, check=check) as rd:
         records = RunRecords(run_dir)
         todo = pending(records.done, items, rd.info.fingerprint)
         if not todo:
             log.info("all %d items of this run are already recorded in %s", len(items), records.path)
             return records
-        if device == "cpu" and not cfg.model._target_.endswith("TinyGenerator"):
-            log.warning("no CUDA device: running on the CPU (slow for real models; fine for model=tiny)")
+        warn_slow_device(cfg)
         log.info("%d items to run (%d already recorded); model.dtype %s", len(todo), len(records.done), cfg.model.get("dtype"))
-        if parts is None:
-            require_weights(cfg)  # every missing checkpoint named at once, before anything is built
         generator, rewards = parts or build(cfg, device)
         transfer = build_transfer(cfg, generator)
         logger = instantiate(cfg.logger)

@@ -114,8 +114,7 @@ def check_same_run(run_dir: Path, info: RunInfo) -> None:
     if recorded is None or recorded.fingerprint == info.fingerprint or not holds_results(run_dir):
         return
     diff = identity.differences(identity.flatten(recorded.config), identity.flatten(info.config))
-    shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
-    raise UserError(f"{run_dir} holds another run (its run.yaml differs: {shown}); "
+    raise UserError(f"{run_dir} holds another run (its run.yaml differs in {len(diff)} key(s): {'; '.join(diff)}); "
                     "use a new hydra.run.dir, or the same settings to resume")
 
 
@@ -136,7 +135,7 @@ class RunDir:
         info = RunInfo.of(cfg, hydra.get("choices"), hydra.get("overrides"))
         check_writable(path)
         check_same_run(path, info)
-        if check is not None and path.is_dir():
+        if check is not None:
             check(info)
         path.mkdir(parents=True, exist_ok=True)
         fd = lock(path / LOCK)

@@ -28,6 +28,29 @@ def root_logging():
     root.setLevel(level)
 
 
+@pytest.fixture
+def waits(monkeypatch):
+    """What "fails at once" means, instead of a wall-clock bound: the connections tried and the sleeps slept
+    (a retry loop sleeps between its tries; an offline failure tries no connection at all)."""
+    import socket
+    import time
+
+    seen = {"connect": [], "sleep": []}
+    connect, sleep = socket.socket.connect, time.sleep
+
+    def counted_connect(self, address):
+        seen["connect"].append(address)
+        return connect(self, address)
+
+    def counted_sleep(seconds):
+        seen["sleep"].append(seconds)
+        return sleep(seconds)
+
+    monkeypatch.setattr(socket.socket, "connect", counted_connect)
+    monkeypatch.setattr(time, "sleep", counted_sleep)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def compose():
     """compose(overrides) -> the app's config, composed and validated exactly as `python -m reno_exp` does."""

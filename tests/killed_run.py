@@ -1,4 +1,5 @@
-"""``python tests/killed_run.py POINT [overrides]``: the app, SIGKILLed by itself at an exact point.
+"""``python tests/killed_run.py POINT [overrides]``: the app, SIGKILLed by itself at an exact point
+(``KILL_SIGNAL=SIGINT``: interrupted there, as by Ctrl-C).
 
 A test that polls the run directory from outside and kills when it sees a state can miss a state
 that lasts microseconds (an item's files saved, its record not yet appended) on a fast machine: the
@@ -22,7 +23,7 @@ where, _, n = point.partition(":")
 
 
 def die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), getattr(signal, os.environ.get("KILL_SIGNAL", "SIGKILL")))
 
 
 if where == "build":

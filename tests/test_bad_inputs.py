@@ -55,6 +55,9 @@ def made(tmp_path_factory, compose_module):
     (foreign / ".hydra" / "config.yaml").write_text("lr: 0.1\n")
     (foreign / "results.jsonl").write_text('{"epoch": 1, "loss": 0.5}\n')
     dirs["foreign"] = foreign
+    keyless = copy("keyless")  # a line of another program, or edited by hand, among the records
+    with (keyless / "results.jsonl").open("a") as f:
+        f.write('{"prompt": "x", "seed": 3}\n')
     (base / "empty").mkdir()
     dirs["empty"] = base / "empty"
     (base / "a_file").write_text("not a directory\n")
@@ -159,6 +162,12 @@ CASES = [
     (app, ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     (app, ["-m", "hydra/launcher=slrum"], "unknown hydra/launcher option 'slrum': did you mean slurm?"),
     (app, ["hydra.run.dir={a_file}"], "a_file is a file, not a directory"),
+    (app, ["hydra.run.dir="], "hydra.run.dir is empty: give a directory"),
+    (app, ["-m", "optimizer.n_iters=2", "hydra.sweep.dir="], "hydra.sweep.dir is empty: give a directory"),
+    (app, [*FAST, "hydra.run.dir={keyless}"], "results.jsonl:3: a record without key: not a reno_exp results file"),
+    (app, ["hydra.run.dir={foreign}"], "results.jsonl:1: a record without key, prompt, seed"),
+    # missing weights: every checkpoint named, nothing written (no new run directory under base)
+    (app, ["model=sd_turbo", "hydra.run.dir={base}/new_run"], "weights for 'stabilityai/sd-turbo' are not available"),
     (app, ["-m", "optimizer.n_iters=2", "hydra.sweep.dir={a_file}/sweep"], "hydra.sweep.dir="),
     # devices
     (app, ["device=gpu"], "device=gpu: not a device; use cpu, cuda or cuda:N"),
@@ -176,11 +185,14 @@ CASES = [
     (evaluate, [RUN, "device=gpu"], "device=gpu: not a device"),
     (evaluate, [RUN, "random_init"], "'random_init' is not a key=value setting"),
     (evaluate, ["metrics=[geneval]"], "the first argument is the directory"),
-    (evaluate, ["{foreign}"], "record 1 has no key, prompt, seed: not a reno_exp results file"),
+    (evaluate, ["{foreign}"], "results.jsonl:1: a record without key, prompt, seed: not a reno_exp results file"),
     (evaluate, ["{truncated_png}", "random_init=true", "tiny=true", "metrics=[aesthetic]"],
      "00000_00_best.png is damaged or truncated"),
     # analysis
     (analysis, ["{foreign}"], "not a reno_exp results file"),
+    (analysis, ["{keyless}"], "results.jsonl:3: a record without key"),
+    (tables, ["{keyless}"], "results.jsonl:3: a record without key"),
+    (evaluate, ["{keyless}"], "results.jsonl:3: a record without key"),
     (analysis, ["{truncated_noise}"], "00000_01.safetensors is truncated"),
     (analysis, ["{bad_run_yaml}"], "run.yaml is not a reno_exp run record"),
     (analysis, ["{empty}"], "no run under"),
@@ -237,6 +249,25 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(entry, argv, message, 
     assert message in out.err, out.err
     assert {name: snapshot(d) for name, d in made.items() if d.is_dir()} == before
     assert not (made["base"] / "sweep").exists() and not (made["base"] / "collected").exists()
+
+
+def test_a_foreign_directory_gets_the_right_error_and_no_wrong_warning_first(made, capsys):
+    """Another program's records have no keys: the error says so, without a 'duplicate record (None)'
+    warning ahead of it (Hydra's log handler writes to stdout)."""
+    code = app([f"hydra.run.dir={made['foreign']}", *FAST])
+    said = capsys.readouterr()
+    assert code == 2 and "a record without key, prompt, seed" in said.err
+    assert "duplicate" not in said.out + said.err and len(said.err.strip().splitlines()) == 1, said
+
+
+def test_half_precision_on_a_cpu_is_said_before_the_work(tmp_path, capsys):
+    """float16 on a CPU is 50-100x slower than float32 there: a run that asks for it hears so once."""
+    code = app(["model.dtype=float16", "optimizer.n_iters=1", "progress=false", "device=cpu",
+                f"hydra.run.dir={tmp_path}"])
+    said = [x for x in capsys.readouterr().out.splitlines() if "half precision" in x]  # Hydra logs to stdout
+    assert code == 0 and len(said) == 1 and "model.dtype=float16 on the CPU" in said[0], said
+    assert app(["optimizer.n_iters=1", "progress=false", "device=cpu", f"hydra.run.dir={tmp_path}/auto"]) == 0
+    assert "half precision" not in capsys.readouterr().out
 
 
 def test_the_table_has_forty_distinct_inputs_over_every_entry_point():
@@ -332,28 +363,52 @@ def test_every_option_of_every_group_passes_the_checks(compose_module, option):
     validate(compose_module([option, *NEEDS.get(option, [])]))
 
 
-def test_slurm_off_a_cluster_names_the_launcher_and_the_alternative(made, capsys, monkeypatch, tmp_path):
-    """No sbatch: refused before anything; an sbatch that cannot reach a cluster: its own words, one line."""
-    monkeypatch.setattr("reno_exp.preflight.shutil.which", lambda name: None)
-    code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / 'a'}"])
-    err = capsys.readouterr().err
-    assert code == 2 and "hydra/launcher=slurm: SLURM's sbatch is not on this machine" in err, err
-    assert "hydra/launcher=submitit_local" in err and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "a").exists()
-
-    monkeypatch.undo()
-    bin_dir = tmp_path / "bin"
+def fake_slurm(bin_dir: Path, *commands: str) -> str:
+    """A PATH holding only these SLURM commands, each failing as sbatch does without a cluster: the same
+    on a machine with SLURM installed as on one without."""
     bin_dir.mkdir()
-    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 'sbatch: fatal: Could not establish a configuration source' >&2\n"
+    for name in commands:
+        (bin_dir / name).write_text(f"#!/bin/sh\necho '{name}: fatal: Could not establish a configuration source' >&2\n"
                                     "exit 1\n")
-    (bin_dir / "sbatch").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / 'b'}"])
+        (bin_dir / name).chmod(0o755)
+    return str(bin_dir)
+
+
+def test_slurm_off_a_cluster_names_the_launcher_and_the_alternative(made, capsys, monkeypatch, tmp_path):
+    """No sbatch, or an sbatch without srun (submitit refuses to start without it): refused before anything;
+    an sbatch that cannot reach a cluster: its own words, one line."""
+    for case, commands, missing in [("a", (), "sbatch and srun are"), ("b", ("sbatch",), "srun is"),
+                                    ("c", ("srun",), "sbatch is")]:
+        monkeypatch.setenv("PATH", fake_slurm(tmp_path / f"bin_{case}", *commands))
+        code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / case}"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"hydra/launcher=slurm: SLURM's {missing} not on this machine" in err, (case, err)
+        assert "hydra/launcher=submitit_local" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / case).exists()
+
+    monkeypatch.setenv("PATH", fake_slurm(tmp_path / "bin", "sbatch", "srun"))
+    code = app(["-m", "hydra/launcher=slurm", *FAST, f"hydra.sweep.dir={tmp_path / 'd'}"])
     err = capsys.readouterr().err
     ours = [x for x in err.strip().splitlines() if not x.startswith("sbatch: ")]  # submitit prints sbatch's words
     assert code == 2 and len(ours) == 1 and "Traceback" not in err, err
     assert ours[0].startswith("error: hydra/launcher=slurm could not submit the jobs (sbatch: fatal: Could not "
                               "establish a configuration source); without a SLURM cluster") and "submitit_local" in ours[0]
+
+
+def test_a_submitit_failure_of_any_type_is_one_line():
+    """submitit raises builtin errors too (RuntimeError 'Could not detect "srun"' when it starts): one line."""
+    from submitit.slurm.slurm import SlurmExecutor
+
+    from reno_exp.compose import explain
+
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("submitit.slurm.slurm.shutil.which", lambda name: None)
+            SlurmExecutor(folder="/nonexistent")
+    except RuntimeError as e:
+        said = explain(e, [])
+    assert said.startswith('hydra/launcher=slurm could not submit the jobs (Could not detect "srun"'), said
+    assert explain(RuntimeError("elsewhere"), []) is None  # a bug elsewhere keeps its traceback
 
 
 def test_an_unreachable_wandb_server_is_said_bounded_then_offline(tmp_path, caplog, monkeypatch):

@@ -118,7 +118,8 @@ def test_bad_arguments_are_one_line_and_exit_2(capsys, args, message):
 
 
 def test_the_entry_point_exits_2_without_traceback():
-    p = subprocess.run([sys.executable, "-m", "reno_exp.bench", "--items", "0"], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "reno_exp.bench", "--items", "0"], capture_output=True, text=True,
+                       timeout=300)
     assert p.returncode == 2 and p.stderr.strip().splitlines() == [
         "error: argument --items: must be at least 1, got 0 (see python -m reno_exp.bench --help)"]
 

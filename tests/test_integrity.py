@@ -87,6 +87,22 @@ def test_the_command_line_refusal_is_one_line_exit_2_and_leaves_the_directory_as
     assert snapshot(tmp_path) == before
 
 
+def test_a_refusal_names_every_differing_key_at_once_with_long_values_shortened(compose, tmp_path):
+    """A user fixes what the refusal names and is not refused again for the next key; a 5,000-character
+    prompt is not echoed whole into a one-line error."""
+    run(compose([*FAST, f"benchmark.prompt={'a red apple ' * 400}"]), tmp_path)
+    changed = [*FAST, f"benchmark.prompt={'a blue apple ' * 400}", "model.resolution=32", "optimizer.optim.lr=2",
+               "reward.color.channel=green", "optimizer.reg_weight=0.5"]
+    with pytest.raises(UserError) as e:
+        run(compose(changed), tmp_path)
+    said = str(e.value)
+    assert "differs in 5 key(s)" in said, said
+    for key in ("benchmark.prompt", "model.resolution: 64 -> 32", "optimizer.optim.lr: 5.0 -> 2",
+                "reward.color.channel: red -> green", "optimizer.reg_weight: 0.01 -> 0.5"):
+        assert key in said, said
+    assert len(said) < 600 and "a red apple a red apple" in said and " ... " in said
+
+
 def test_logging_and_progress_changes_are_accepted_and_provenance_survives_resumes(tmp_path):
     d = f"hydra.run.dir={tmp_path}"
     assert cli("reno_exp", *FAST, d).returncode == 0
@@ -128,7 +144,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_a_crash_releases_th
     # a process killed while holding the lock leaves no stale lock behind
     code = (f"import os; from reno_exp.rundir import RunDir; from omegaconf import OmegaConf; "
             f"RunDir.open({str(tmp_path)!r}, OmegaConf.create({_cfg(compose)!r})); os._exit(9)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 9
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=300).returncode == 9
     run(cfg, tmp_path)
     assert len(read_records(tmp_path)) == 1
 
@@ -145,10 +161,8 @@ def test_concurrent_launches_on_one_directory_give_no_duplicate(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     procs = [subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    outs = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
-    for p in procs:
-        p.stdout.close()
-        p.stderr.close()
+    # communicate() reads both pipes while waiting: a child that writes more than a pipe holds never blocks
+    outs = [(p.returncode, err) for p in procs for _, err in [p.communicate(timeout=300)]]
     codes = sorted(c for c, _ in outs)
     assert codes[0] == 0 and all(c in (0, 2) for c in codes), outs
     refused = [err for c, err in outs if c == 2]
@@ -182,6 +196,32 @@ def test_a_bad_line_in_the_middle_is_reported_and_never_counted(tmp_path, caplog
     reported = [r.getMessage() for r in caplog.records]
     assert any(f"{path}:2 " in m for m in reported) and any(f"{path}:3 " in m for m in reported)
     assert not any(f"{path}:6" in m for m in reported)  # a torn last line is a kill, not damage
+
+
+def test_a_damaged_records_file_is_warned_about_once_per_run(compose, tmp_path, caplog):
+    """A run reads its records several times (the resume check, the writer, the summary, the logger): the
+    damage is said once, not four times."""
+    run(compose([*FAST, "benchmark.seeds=[0,1]"]), tmp_path)
+    path = tmp_path / RESULTS
+    first = path.read_text().splitlines()[0]
+    path.write_text(path.read_text() + first + "\n" + "garbage {\n")
+    with caplog.at_level("WARNING"):
+        run(compose([*FAST, "benchmark.seeds=[0,1,2]"]), tmp_path)
+        print(summary.text(read_records(tmp_path), "x"))
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("duplicate record" in m for m in said) == 1, said
+    assert sum(f"{path}:4 is not a whole JSON record" in m for m in said) == 1, said
+    assert len(read_records(tmp_path)) == 3
+
+
+def test_a_record_without_its_key_is_refused_in_one_line_by_every_reader(compose, tmp_path):
+    """Another program's line, or one edited by hand, is named with its line number, never a KeyError."""
+    run(compose(FAST), tmp_path)
+    with (tmp_path / RESULTS).open("a") as f:
+        f.write(json.dumps({"prompt": "x", "seed": 3}) + "\n")
+    for read in (lambda: run(compose(FAST), tmp_path), lambda: read_records(tmp_path)):
+        with pytest.raises(UserError, match=rf"{RESULTS}:2: a record without key: not a reno_exp results file"):
+            read()
 
 
 def test_a_duplicated_record_is_counted_once_everywhere(compose, tmp_path, caplog):

@@ -85,6 +85,25 @@ def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
     assert not [p for p in run_dir.rglob("*.tmp*")]
 
 
+def test_ctrl_c_is_one_line_with_what_is_recorded_and_how_to_resume(tmp_path, compose, reference):
+    """Ctrl-C (SIGINT) between items: exit code 130, one line instead of a traceback, the records whole;
+    the command it names resumes to the uninterrupted results."""
+    from reno_exp.run import run
+
+    run_dir = tmp_path / "interrupted"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KILL_SIGNAL": "SIGINT"}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "killed_run.py"), "after:2", *OVERRIDES,
+                           f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=300, text=True)
+    ours = [x for x in proc.stderr.splitlines() if not x.startswith("[")]  # the log's own lines start with a date
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert ours == [f"interrupted; 2 items recorded in {run_dir}; run the same command with "
+                    f"hydra.run.dir={run_dir} to resume"], proc.stderr[-2000:]
+    assert len(comparable(run_dir)) == 2
+    run(compose(OVERRIDES), run_dir)
+    assert comparable(run_dir) == comparable(reference)
+
+
 @pytest.mark.slow
 def test_torn_last_line_is_cut_and_redone(tmp_path, compose, reference):
     """A kill inside the write of a line leaves half a record: the next run drops it and redoes the item."""

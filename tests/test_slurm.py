@@ -32,10 +32,10 @@ TINY = ["model=tiny", "benchmark=t2i_compbench", "benchmark.category=color", "pr
 # three shards of six small items, images on: the official layout is what collect merges
 SHARDS = [*TINY, "benchmark.limit=3", "benchmark.seeds=[0,1]", "optimizer.n_iters=2",
           "benchmark.num_shards=3", "benchmark.shard_index=range(0,3)"]
-# the requeued runs: items of 1-1.3 s (an idle machine, one thread), 72 of them so that the time-limited
-# job is still running when SLURM signals it, 55 s after it starts; the preempted job runs the first 12
-WORK = [*TINY, "benchmark.seeds=[0,1,2,3]", "optimizer.n_iters=50", "save_images=false"]
-WORK_ALL, WORK_PREEMPTED = [*WORK, "benchmark.limit=18"], [*WORK, "benchmark.limit=3"]
+# the requeued runs: each job waits after its GATE_AFTER-th record until the test opens its gate
+# (tests/slurm_gate), so a preemption or a time limit finds it mid-run however fast the machine is
+WORK = [*TINY, "benchmark.limit=3", "benchmark.seeds=[0,1,2,3]", "optimizer.n_iters=3", "save_images=false"]
+GATE_AFTER = 3
 # SLURM checks time limits every 30 s and sends the signal at the first check within signal_delay_s + 30 s
 # of the limit: USR2 comes 25 to 55 s after the job starts (submitit's handler is set ~1 s after), the
 # time-out kill not before 60 s. submitit takes every such signal for a time-out (its limit is < 50 min).
@@ -73,10 +73,15 @@ def env(cluster):
 
 
 class App:
-    """``python -m reno_exp`` in the background, its output in a log file beside its directory."""
+    """``python -m reno_exp`` in the background, its output in a log file beside its directory. ``gated``:
+    its jobs wait after their GATE_AFTER-th record until ``open_gate()``."""
 
-    def __init__(self, out: Path, overrides: list[str], env: dict, multirun: bool = True):
-        self.out, self.log = out, out.with_suffix(".log")
+    def __init__(self, out: Path, overrides: list[str], env: dict, multirun: bool = True, gated: bool = False):
+        self.out, self.log, self.gate = out, out.with_suffix(".log"), out.with_suffix(".gate")
+        if gated:
+            env = {**env, "RENO_EXP_TEST_GATE": str(self.gate), "RENO_EXP_TEST_GATE_AFTER": str(GATE_AFTER),
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests" / "slurm_gate"),
+                                                               env.get("PYTHONPATH")]))}
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         cmd = [sys.executable, "-m", "reno_exp", *(["-m"] if multirun else []), *overrides, f"{key}={out}"]
         with open(self.log, "wb") as log:
@@ -92,7 +97,16 @@ class App:
         assert rc == 0, f"{self.log.read_text()[-3000:]}{jobs}"
         return self
 
+    def starts(self, job: str) -> int:
+        """How often the job has started (submitit logs each start of a job, a requeued one's too)."""
+        log = self.out / ".submitit" / job / f"{job}_0_log.out"
+        return log.read_text().count("Starting with JobEnvironment") if log.exists() else 0
+
+    def open_gate(self) -> None:
+        self.gate.touch()
+
     def stop(self) -> None:
+        self.open_gate()  # a job still queued must not wait for ever
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -104,12 +118,7 @@ class App:
 
     def job_id(self) -> str:
         """The SLURM id of a one-job sweep, once submitted."""
-        deadline = time.monotonic() + WAIT_S
-        while not self.jobs():
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        (job,) = self.jobs()
+        (job,) = until(self.jobs, "submission", alive=self)
         return job
 
 
@@ -140,12 +149,21 @@ def state(cluster, job: str) -> str:
     return cluster.client("squeue", "--noheader", "--states=all", f"--jobs={job}", "--format=%T").stdout.strip()
 
 
+def until(condition, what: str, timeout: float = WAIT_S, every: float = 0.2, alive: App | None = None):
+    """Polls ``condition()`` until it is true (returned), or fails naming ``what`` after ``timeout`` s or
+    when ``alive``'s process has ended."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert alive is None or alive.proc.poll() is None, f"ended before {what}: {alive.log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(every)
+    return value
+
+
 def final_state(cluster, job: str) -> str:
     """The state a job ends in (the launcher returns once the result is written, while the job exits)."""
-    deadline = time.monotonic() + 60
-    while (now := state(cluster, job)) in ("RUNNING", "COMPLETING") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return now
+    until(lambda: state(cluster, job) not in ("RUNNING", "COMPLETING"), f"end of job {job}", timeout=60)
+    return state(cluster, job)
 
 
 def restarts(cluster, job: str) -> int:
@@ -156,10 +174,11 @@ def restarts(cluster, job: str) -> int:
 @pytest.fixture(scope="module")
 def time_limited(tmp_path_factory, cluster, env):
     """The time-limited job and its uninterrupted reference, started first: they run while the other tests
-    use the node's other CPU. After submitit's first time-out requeue the job gets an hour: later time-outs
-    would only add minutes on a loaded machine (each attempt spends ~20 s starting)."""
+    use the node's other CPU. The job waits at its gate until SLURM signals its time limit; after
+    submitit's first time-out requeue it gets an hour and its gate opens."""
     root = tmp_path_factory.mktemp("time_limited")
-    apps = App(root / "slurm", [*WORK_ALL, *SLURM, *TIME_LIMITED], env), App(root / "reference", WORK_ALL, env, False)
+    apps = (App(root / "slurm", [*WORK, *SLURM, *TIME_LIMITED], env, gated=True),
+            App(root / "reference", WORK, env, False))
     with ThreadPoolExecutor(1) as pool:
         extended = pool.submit(extend_after_first_time_out, cluster, apps[0])
         yield (*apps, extended)
@@ -170,10 +189,9 @@ def time_limited(tmp_path_factory, cluster, env):
 def extend_after_first_time_out(cluster, app: App) -> str:
     job = app.job_id()
     log = app.out / ".submitit" / job / f"{job}_0_log.out"
-    while not (log.exists() and f"Requeued job {job}" in log.read_text()):
-        assert app.proc.poll() is None, "the sweep ended without a time-out requeue"
-        time.sleep(0.5)
+    until(lambda: log.exists() and f"Requeued job {job}" in log.read_text(), "time-out requeue", alive=app, every=0.5)
     cluster.client("scontrol", "update", f"JobId={job}", "TimeLimit=60", check=True)
+    app.open_gate()
     return re.search(r"TimeLimit=(\S+)", cluster.client("scontrol", "show", "job", job, check=True).stdout).group(1)
 
 
@@ -225,22 +243,21 @@ def test_sharded_array_partitions_the_items_and_collects_like_local_shards(shard
 @pytest.mark.timeout(2 * WAIT_S)
 def test_preempted_job_is_requeued_and_its_records_equal_an_uninterrupted_run(
         cluster, env, time_limited, compose, tmp_path):
-    app = App(tmp_path / "slurm", [*WORK_PREEMPTED, *SLURM], env)
+    app = App(tmp_path / "slurm", [*WORK, *SLURM], env, gated=True)
     try:
         job, run_dir = app.job_id(), tmp_path / "slurm" / "0"
-        deadline = time.monotonic() + WAIT_S
-        while not records(run_dir):
-            assert app.proc.poll() is None and time.monotonic() < deadline, app.log.read_text()[-3000:]
-            time.sleep(0.1)
+        until(lambda: len(records(run_dir)) >= GATE_AFTER, "records before the gate", alive=app)
         cluster.client("scontrol", "requeue", job, check=True)
-        while state(cluster, job) in ("RUNNING", "COMPLETING"):  # SIGTERM, then SIGKILL KillWait later
-            time.sleep(0.1)
+        # SIGTERM (which submitit bypasses), SIGKILL KillWait later, then the requeued job starts and waits
+        # at the gate too: the gate opens only once the first one is dead, or it would finish the work
+        until(lambda: app.starts(job) == 2, "start of the requeued job", alive=app)
         at_preemption = len(records(run_dir))
+        app.open_gate()
         app.wait()
     finally:
         app.stop()
-    expected = items(compose, WORK_PREEMPTED)
-    assert 0 < at_preemption < len(expected) == 12, "the preemption did not interrupt the work"
+    expected = items(compose, WORK)
+    assert at_preemption == GATE_AFTER and len(expected) == 12, "the preemption did not find the job at its gate"
     requeues = restarts(cluster, job)
     print(f"preempted job {job}: {at_preemption}/{len(expected)} items recorded at the preemption, "
           f"{requeues} requeue(s)")
@@ -267,7 +284,7 @@ def test_job_at_its_time_limit_is_requeued_by_submitit_and_its_records_equal_an_
     assert [int(n) for n in by_submitit] == list(range(19, 19 - requeues, -1))  # max_num_timeout=20 counts down
     assert final_state(cluster, job) == "COMPLETED"
     expected = results(reference.out)
-    assert set(expected) == items(compose, WORK_ALL) and len(expected) == 72
+    assert set(expected) == items(compose, WORK) and len(expected) == 12
     assert results(slurm.out / "0") == expected
 
 

@@ -53,3 +53,36 @@ class GradCheck(ColorReward):
     def forward(self, image, prepared=None):
         GradCheck.calls.append(torch.is_grad_enabled() and image.requires_grad)
         return super().forward(image, prepared)
+
+
+class Transient(ColorReward):
+    """A fault that comes and goes: the items whose prompt names ``word`` are scored NaN (``kind="loss"``),
+    or finite with a NaN gradient (``kind="grad"``), at their iterates in ``at`` only, and normally before
+    and after. An item's iterate is the number of calls that scored its prompt, modulo ``period`` (the
+    calls each batch makes: n_iters for ReNO), so several seeds of one prompt in one batch fall together,
+    as each does alone."""
+
+    def __init__(self, word: str = "transient", at: tuple[int, ...] = (3,), period: int = 10, kind: str = "loss",
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.word, self.at, self.period, self.kind = word, set(at), period, kind
+        self.calls: dict[str, int] = {}
+
+    def forward(self, image, prepared=None):
+        s = super().forward(image, prepared)
+        prompts = prompts_of(prepared, len(s))
+        faulty = set()
+        for p in dict.fromkeys(prompts):
+            if self.word in p and self.calls.get(p, 0) % self.period in self.at:
+                faulty.add(p)
+            self.calls[p] = self.calls.get(p, 0) + 1
+        out = []
+        for i, p in enumerate(prompts):
+            if p not in faulty:
+                out.append(s[i])
+            elif self.kind == "loss":
+                out.append(s[i] * float("nan"))
+            else:
+                u = image[i].sum()
+                out.append(s[i] + 0 * torch.sqrt(u - u.detach()))  # value s[i], gradient NaN
+        return torch.stack(out)
