@@ -76,7 +76,9 @@ def check_options(overrides: list[str]) -> None:
                             f"the others'); to run each, sweep them: -m {key}={options}")
         if value == "null":
             continue
-        for option in value.split(","):  # a sweep's values
+        for option in value.strip("[]").split(","):  # a sweep's values, or the rewards a list combines
+            if not option.strip() and value.startswith("["):
+                continue  # reward=[]: no reward
             if not (CONF / key / f"{option.strip()}.yaml").is_file():
                 raise UserError(unknown_option(f"{key}/{option.strip()}"))
 

@@ -37,12 +37,8 @@ MAX_ITERATES = 10_000  # per item: 200 times the paper's 50; more is a typo (or 
 
 
 def loop_module(method) -> str:
-    """Resolver ``${method_loop:${.method}}``: the module that runs ``method``."""
+    """The module that runs ``method``."""
     return LOOPS[Method(method.value if isinstance(method, Enum) else method)]
-
-
-# registered with the schema whose default uses it (a structured OptimizerConfig resolves it anywhere)
-OmegaConf.register_new_resolver("method_loop", loop_module, replace=True)
 
 
 def method_fits(method, optimizer: DictConfig) -> Iterator[str]:
@@ -99,8 +95,9 @@ OPTIM_KEYS = {
 @dataclass
 class OptimizerConfig:
     method: Method = field(default=Method.reno, metadata=rule(relation=method_fits))
-    # the module that runs the method (LOOPS): derived, recorded in run.yaml; a value of one's own is refused
-    loop: str = field(default="${method_loop:${.method}}", metadata=rule(relation=loop_follows))
+    # the module that runs the method, recorded with it: LOOPS[method] (another value is refused; the run
+    # imports LOOPS[method] itself)
+    loop: str = field(default=LOOPS[Method.reno], metadata=rule(relation=loop_follows))
     # iterates, the initial noise included: n_iters - 1 optimiser steps
     n_iters: int = field(default=50, metadata=rule(ge=1, le=MAX_ITERATES))
     grad_clip: float = field(default=0.1, metadata=rule(gt=0))  # global norm of the noise gradient
@@ -133,6 +130,7 @@ class ZeroOrderConfig(OptimizerConfig):
     Defaults: the search as Ma et al. reviewed it in sayakpaul/tt-scale-flux (4 neighbours, threshold 0.95)."""
 
     method: Method = field(default=Method.zero_order, metadata=rule(relation=method_fits))
+    loop: str = field(default=LOOPS[Method.zero_order], metadata=rule(relation=loop_follows))
     optim: Any = None  # no gradient, no torch optimiser
     candidates: int = field(default=4, metadata=rule(ge=1))  # N: neighbours scored per iterate (N generator evaluations)
     similarity: float = field(default=0.95, metadata=rule(gt=0, lt=1))  # cosine between a neighbour and its pivot: the neighbourhood's radius

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from run_dirs import make_run_dir
+from run_dirs import make_run_dir, paper_config
 from test_reno import Quadratic, SigmoidGenerator
 
 from reno_exp import budget
@@ -88,10 +88,7 @@ def test_the_tiny_sweeps_table_and_figure(tiny_sweep, capsys):
 # ---------------------------------------------------------------------------- the table, by hand
 
 def job(sweep, name, method, records, scores=(), fb_cost=3.0):
-    config = {"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
-              "reward": {"color": {"_target_": "reno_exp.rewards.color.ColorReward", "weight": 1.0}},
-              "optimizer": {"method": method, "forward_backward_cost": fb_cost},
-              "benchmark": {"_target_": "reno_exp.benchmarks.single.SinglePrompt"}}
+    config = paper_config("model=tiny", "reward=color", f"optimizer={method}", f"optimizer.forward_backward_cost={fb_cost}")
     choices = {"model": "tiny", "reward": "color", "benchmark": "single", "experiment": "equal_compute",
                "optimizer": method}
     return make_run_dir(sweep / name, config, choices, [f"optimizer={method}"], records, scores)
@@ -118,10 +115,9 @@ def hand_sweep(tmp_path):
          score("b", "initial", 0.3), score("b", "best", 0.5)])
     old = {k: v for k, v in record("c", [9.0], [1], [0]).items() if k != "curves"}  # no per-iterate counts
     job(tmp_path, "1", "best_of_n", [record("a", [1.0, 0.0, 3.0, 2.0, 5.0, 1.0, 1.0], list(range(1, 8)), [0] * 7),
-                                     record("b", [0.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0], list(range(1, 8)), [0] * 7), old],
-        fb_cost=None)
+                                     record("b", [0.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0], list(range(1, 8)), [0] * 7), old])
     job(tmp_path, "2", "zero_order", [record("a", [0.5, 0.7, 2.5, 2.0], [1, 3, 5, 7], [0] * 4),
-                                      record("b", [0.5, 0.4, 0.6, 0.9], [1, 3, 5, 7], [0] * 4)], fb_cost=None)
+                                      record("b", [0.5, 0.4, 0.6, 0.9], [1, 3, 5, 7], [0] * 4)])
     return tmp_path
 
 

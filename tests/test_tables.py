@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from run_dirs import make_run_dir
+from run_dirs import make_run_dir, paper_config
 
 from reno_exp import tables
 from reno_exp.tables import wandb_log
@@ -14,11 +14,12 @@ from reno_exp.tables import wandb_log
 
 def make_job(root: Path, num: int, model: str, reward: str, suite: str, records: list[dict],
              scores: list[dict], experiment: str | None = None, overrides: list[str] | None = None,
-             logger: dict | None = None, optimizer: str | None = None, **config) -> Path:
-    """A job dir as the app leaves it: run.yaml, launches/000/config.yaml, results.jsonl, evaluation.jsonl."""
-    config = {"model": {"_target_": f"x.{model}"}, "reward": {} if reward == "none" else {reward: {"weight": 1.0}},
-              "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"},
-              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}, **config}
+             logger: dict | None = None, optimizer: str | None = None) -> Path:
+    """A job dir as the app leaves it: run.yaml (the config these options compose on CUDA), launches/000,
+    results.jsonl, evaluation.jsonl."""
+    options = [f"model={model}", f"reward={reward}", f"benchmark={suite}", *([f"optimizer={optimizer}"] * bool(optimizer))]
+    config = {**paper_config(*options, *(overrides or [])),
+              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
     choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment, "optimizer": optimizer}
     return make_run_dir(root / str(num), config, choices, overrides, records, scores)
 
