@@ -7,8 +7,8 @@ before anything is built. Components are then built with ``hydra.utils.instantia
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 

@@ -60,7 +60,8 @@ def suite_option(config: dict, choices: dict | None = None) -> str:
     from reno_exp.benchmarks.configs import SCHEMAS
 
     target = (config.get("benchmark") or {}).get("_target_")
-    return option_of(target, SCHEMAS) or (choices or {}).get("benchmark") or str(target).rsplit(".", 2)[-2]
+    module = str(target).split(".")  # reno_exp.benchmarks.geneval.GenEval -> geneval
+    return option_of(target, SCHEMAS) or (choices or {}).get("benchmark") or module[max(len(module) - 2, 0)]
 
 
 @functools.cache
@@ -188,3 +189,11 @@ def compact(pairs: list[tuple[str, Any]], rewards: list[str]) -> list[str]:
                 continue
         out.append(f"{key}={value if value is UNSET else value_text(value)}")
     return out
+
+
+def differing(settings: list[dict[str, Any]]) -> list[str]:
+    """Per entry (flattened configs, or parsed overrides), its ``key=value`` pairs whose value is not the
+    same in every entry, joined with ", "; a key missing from an entry counts as differing."""
+    keys = list(dict.fromkeys(k for entry in settings for k in entry))
+    differ = [k for k in keys if len({value_text(entry.get(k, UNSET)) for entry in settings}) > 1]
+    return [", ".join(f"{k}={value_text(entry[k])}" for k in differ if k in entry) for entry in settings]

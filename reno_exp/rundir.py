@@ -64,6 +64,7 @@ class RunInfo:
 
 
 SHAPE = {"fingerprint": str, "config": dict, "choices": dict, "overrides": list}
+SECTIONS = ("model", "reward", "optimizer", "benchmark")  # every app config has them; readers index them
 
 
 def read_info(run_dir: str | Path) -> RunInfo | None:
@@ -84,6 +85,10 @@ def read_info(run_dir: str | Path) -> RunInfo | None:
         raise UserError(f"{path} is not whole: no {', '.join(missing)} (cut short or edited?); restore it, or make "
                         "the run again in a new hydra.run.dir")
     info = RunInfo(**data)
+    absent = [k for k in SECTIONS if not isinstance(info.config.get(k), dict)]
+    if absent:
+        raise UserError(f"{path} is not whole: its config has no {', '.join(absent)} (cut short or edited?); "
+                        "restore it, or make the run again in a new hydra.run.dir")
     if identity.fingerprint(info.config) != info.fingerprint:
         raise UserError(f"{path} was changed after the run was made: its config gives fingerprint "
                         f"{identity.fingerprint(info.config)}, not the {info.fingerprint} it records; restore it, or "

@@ -274,18 +274,21 @@ def test_official_layouts(tmp_path):
 
 def test_collected_shards_equal_one_unsharded_layout(tmp_path):
     """Shards write disjoint parts of the official layouts; collected, they are the unsharded run's layout."""
+    from run_dirs import paper_config
+
     from reno_exp.benchmarks.collect import collect
     from reno_exp.rundir import RunInfo
 
     def job(run_dir: Path, suite, category: str) -> None:
         records = RunRecords(run_dir)
         choices = {"model": "tiny", "reward": "all", "benchmark": suite.name}
-        RunInfo.of({"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}},
-                   choices).save(run_dir)
+        column = f"benchmark.category={category}" if suite.name == "t2i_compbench" else "benchmark.tags=[colors]"
+        info = RunInfo.of(paper_config("model=tiny", "reward=all", f"benchmark={suite.name}", column), choices)
+        info.save(run_dir)
         for item in suite.items(0):
             image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
             suite.export(item, {"initial": image, "best": 1 - image}, records)
-            records.append({"key": item.key})
+            records.append({"key": item.key, "fingerprint": info.fingerprint})
 
     def tree(root: Path) -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}

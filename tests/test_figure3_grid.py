@@ -12,6 +12,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from PIL import Image
+from run_dirs import paper_config
 
 from reno_exp.analysis import grid
 from reno_exp.analysis.__main__ import main as analysis_main
@@ -42,19 +43,19 @@ def test_differing_overrides_label_the_columns():
 
 def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0) -> Path:
     """A job directory as the app writes it: images, records and its run.yaml."""
+    info = RunInfo.of(paper_config("model=tiny", f"reward.color.channel={channel}", "optimizer.n_iters=4"),
+                      overrides=[f"reward.color.channel={channel}"])
     rec = RunRecords(path)
+    info.save(path)
     for i, prompt in enumerate(prompts):
         key = f"{i:05d}_00"
         initial = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(initial_seed + i))
         best = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(100 + 10 * i + len(channel)))
-        rec.append({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0,
+        rec.append({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0, "fingerprint": info.fingerprint,
                     "initial": {"color": -10.0 * (i + 1), "total": -10.0 * (i + 1)},
                     "best": {"color": 5.0 * (i + 1), "total": 5.0 * (i + 1)}, "best_iteration": 3,
                     "initial_image": rec.save_image(initial, f"images/{key}_initial.png"),
                     "image": rec.save_image(best, f"images/{key}_best.png")})
-    RunInfo.of({"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
-                "reward": {"color": {"weight": 1.0, "channel": channel}},
-                "optimizer": {"method": "reno", "n_iters": 4}}, overrides=[f"reward.color.channel={channel}"]).save(path)
     return path
 
 
@@ -109,4 +110,5 @@ def test_grid_of_a_two_job_tiny_sweep(tmp_path):
     assert analysis_main([str(sweep), "--max-figures", "2", "--n-random", "8"]) == 0
     jobs = [sweep / "0", sweep / "1"]
     check_grid(sweep, jobs)
-    assert grid.job_labels([Run.load(j) for j in jobs]) == ["reward.color.channel=red", "reward.color.channel=blue"]
+    assert [c.label for c in grid.columns([Run.load(j) for j in jobs])] == ["reward.color.channel=red",
+                                                                            "reward.color.channel=blue"]

@@ -24,8 +24,8 @@ from pathlib import Path
 from reno_exp import identity, labels
 from reno_exp.labels import COLUMNS
 from reno_exp.records import RESULTS, JsonLines
-from reno_exp.rundir import RunInfo, latest_launch, read_info
 from reno_exp.run_files import own_records
+from reno_exp.rundir import RunInfo, latest_launch, read_info
 
 EVALUATION = "evaluation.jsonl"
 
