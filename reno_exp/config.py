@@ -153,7 +153,7 @@ class WandbLoggerConfig(LoggerConfig):
     entity: str | None = None
     mode: str = field(default="online", metadata=rule(choices=("online", "offline", "disabled")))
     group: str | None = None  # None: the sweep directory name in multirun, else unset
-    job_type: str | None = None  # None: "<model>/<rewards>"
+    job_type: str | None = None  # None: "<model>/<method>/<reward option>", from the run's config (reno_exp.labels)
     tags: list[str] = field(default_factory=list)
     log_images: bool = True
 

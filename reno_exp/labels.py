@@ -146,16 +146,21 @@ def value_text(v: Any) -> str:
 def paper_setting(model: str, reward: str, suite: str, method: str) -> dict[str, Any] | None:
     """The flattened result config that these options compose on CUDA (None when they no longer compose:
     an option renamed since the run, a list of optimisers)."""
+    from hydra.core.singleton import Singleton
+
     from reno_exp.compose import compose
     from reno_exp.errors import UserError
     from reno_exp.run import placed
 
     overrides = [f"model={model}", f"benchmark={suite}", f"optimizer={method}", f"reward={reward}", "device=cuda"]
+    state = Singleton.get_state()  # inside the app (a run naming itself on W&B), Hydra's own state stays
     try:
         cfg = compose(overrides, "labels")
         return identity.flatten(identity.result_config(placed(cfg)))
     except (UserError, ImportError, ValueError):
         return None
+    finally:
+        Singleton.set_state(state)
 
 
 def departures(config: dict, choices: dict | None = None, overrides=()) -> list[str]:
@@ -197,3 +202,13 @@ def differing(settings: list[dict[str, Any]]) -> list[str]:
     keys = list(dict.fromkeys(k for entry in settings for k in entry))
     differ = [k for k in keys if len({value_text(entry.get(k, UNSET)) for entry in settings}) > 1]
     return [", ".join(f"{k}={value_text(entry[k])}" for k in differ if k in entry) for entry in settings]
+
+
+def wandb_names(config: dict, choices: dict | None = None, overrides=(), run_dir: Path | str = "") -> tuple[str, str]:
+    """(job_type, name) of a run on W&B, from its config: the job type is its model, method and reward
+    option (W&B groups and filters runs by it, so two methods never share one), the name its directory
+    and label, departures included (W&B's limits: 64 and 128 characters)."""
+    job_type = f"{model_option(config, choices)}/{method_option(config)}/{reward_option(config, choices, tuple(overrides))}"
+    off = departures(config, choices, overrides)
+    name = f"{Path(run_dir).name}: {describe(config, choices)}" + (f" [{', '.join(off)}]" if off else "")
+    return job_type[:64], name[:128]
