@@ -99,7 +99,8 @@ def reward_option(config: dict, choices: dict | None = None, overrides=()) -> st
     typed = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=", 1)[0] == "reward"]
     if chosen:
         return str(chosen)
-    return typed[-1] if typed else ("[" + ",".join(reward_names(config)) + "]" if config.get("reward") else "none")
+    names = reward_names(config)
+    return typed[-1] if typed else names[0] if len(names) == 1 else f"[{','.join(names)}]" if names else "none"
 
 
 def rewards_text(config: dict) -> str:

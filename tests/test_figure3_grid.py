@@ -41,13 +41,14 @@ def test_differing_overrides_label_the_columns():
     assert grid.differing_overrides(jobs) == ["model=tiny", "model=sd_turbo, seed=3"]
 
 
-def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0) -> Path:
-    """A job directory as the app writes it: images, records and its run.yaml."""
+def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0, start: int = 0) -> Path:
+    """A job directory as the app writes it: images, records and its run.yaml; ``start``: its first item's
+    index (a shard's)."""
     info = RunInfo.of(paper_config("model=tiny", f"reward.color.channel={channel}", "optimizer.n_iters=4"),
                       overrides=[f"reward.color.channel={channel}"])
     rec = RunRecords(path)
     info.save(path)
-    for i, prompt in enumerate(prompts):
+    for i, prompt in enumerate(prompts, start):
         key = f"{i:05d}_00"
         initial = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(initial_seed + i))
         best = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(100 + 10 * i + len(channel)))
@@ -96,6 +97,26 @@ def test_grid_of_two_jobs(tmp_path):
     other = make_job(tmp_path / "other" / "1", "blue", ["a shiba inu", "a snail"], initial_seed=7)
     _, notes = grid.grid_figure([Run.load(jobs[0]), Run.load(other)], tmp_path / "g2.png")
     assert len(notes) == 2 and "different initial images" in notes[0]
+
+
+def test_the_shards_of_a_configuration_share_its_column(tmp_path):
+    """Two configurations, each in two shards: three columns (initial, red, blue), every tile an image."""
+    sweep, prompts = tmp_path / "sweep", ["a shiba inu", "a snail", "brain coral", "a capybara"]
+    jobs = {(channel, shard): make_job(sweep / f"{channel}{shard}", channel, prompts[2 * shard: 2 * shard + 2],
+                                       start=2 * shard) for channel in ("red", "blue") for shard in (0, 1)}
+    runs = [Run.load(j) for j in jobs.values()]
+    cols = grid.columns(runs)
+    assert [c.label for c in cols] == ["reward.color.channel=red", "reward.color.channel=blue"]
+    assert [[r.dir.name for r in c.runs] for c in cols] == [["red0", "red1"], ["blue0", "blue1"]]
+    made, notes = grid.grid_figure(runs, sweep / "analysis" / "grid.png")
+    with Image.open(made) as im:
+        assert im.size == grid.size(4, 3)  # one column per configuration, not per shard (5)
+        for r in range(4):
+            for c, channel in enumerate(("red", "blue"), start=1):
+                job = jobs[(channel, r // 2)]
+                with Image.open(job / "images" / f"{r:05d}_00_best.png") as s:
+                    want = centre_mean(s, (0, 0, s.width, s.height))
+                assert np.abs(centre_mean(im, grid.tile_box(r, c, 4)) - want).max() < 6, (r, c)
 
 
 @pytest.mark.slow  # a real two-job sweep of the tiny model (about 35 s), then the analysis

@@ -6,8 +6,8 @@ official scorers want one folder. This links (or copies, across file systems) ev
 and ``<out>/<model>/<reward>/geneval/<set>/``. Only jobs of one result config pool there (shards, or
 GenEval's tags split over jobs: file names come from the items, so they never collide). Jobs whose
 configs differ although they would share a folder (another method, other reward weights, another
-resolution) are laid out apart, one sub-folder per config named by the keys that differ
-(``<out>/<model>/<reward>/optimizer.method=best_of_n/geneval/...``), never one job's image kept in
+resolution) are laid out apart, one sub-folder per config named by its method and what differs
+(``<out>/<model>/<reward>/best_of_n,optimizer.n_iters=99/geneval/...``), never one job's image kept in
 place of another's. A job whose results.jsonl holds records of another config is refused (its layout
 images cannot be told apart from its own).
 """
@@ -40,7 +40,8 @@ def place(src: Path, dst: Path) -> bool:
 
 def folders(jobs) -> dict[tuple, Path]:
     """(job dir, suite) -> where its images go: the job's model, reward and suite, then, where jobs of
-    other configs share that folder, a sub-folder per config."""
+    other configs share that folder, a sub-folder per config: its method and the departures from the
+    paper's setting (reno_exp.labels) that not every config there shares."""
     from reno_exp import identity, labels
 
     shared: dict[Path, list] = defaultdict(list)
@@ -50,18 +51,22 @@ def folders(jobs) -> dict[tuple, Path]:
                 shared[Path(job.model) / job.reward].append((job, suite))
     out = {}
     for base, members in shared.items():
-        flat = {job.dir: {k: v for k, v in identity.flatten(job.info.config).items() if k not in labels.COLUMNS}
-                for job, _ in members}
-        configs = {identity.fingerprint(f): f for f in flat.values()}
-        names = dict(zip(configs, labels.differing(list(configs.values())))) if len(configs) > 1 else {}
-        if names:
+        configs = {}  # fingerprint (outside the columns) -> the job that shows it
+        for job, _ in members:
+            configs.setdefault(identity.fingerprint({k: v for k, v in identity.flatten(job.info.config).items()
+                                                     if k not in labels.COLUMNS}), job)
+        names = {}
+        if len(configs) > 1:
+            said = [dict(d.split("=", 1) if "=" in d else (d, "") for d in job.departures) for job in configs.values()]
+            for (fp, job), differ in zip(configs.items(), labels.differing(said)):
+                name = ",".join(filter(None, [job.optimizer, differ.replace(", ", ",")])).replace("/", "_")
+                names[fp] = name if len(name) <= LONGEST else f"config-{fp}"
             print(f"{base}: {len(configs)} configurations, laid out apart ({'; '.join(names.values())})",
                   file=sys.stderr)
         for job, suite in members:
-            fp = identity.fingerprint(flat[job.dir])
-            sub = names.get(fp, "").replace("/", "_").replace(", ", ",")
-            sub = sub if len(sub) <= LONGEST else f"config-{fp}"
-            target = base / sub / suite if sub else base / suite
+            fp = identity.fingerprint({k: v for k, v in identity.flatten(job.info.config).items()
+                                       if k not in labels.COLUMNS})
+            target = base / names[fp] / suite if names else base / suite
             if suite == "t2i_compbench":
                 target = target / job.info.config["benchmark"]["category"]
             out[(job.dir, suite)] = target
