@@ -1,4 +1,5 @@
-"""The runs table: what the records alone say (no evaluator needed), one row per sweep row and group.
+"""The runs table: what the records alone say (no evaluator needed), one row per model, method, reward
+option, variant (reno_exp.tables.jobs), suite and group.
 
 Images done, the mean reward total before and after ReNO over the items whose totals are finite, how
 many were not (a NaN total is reported, never averaged in), and the mean best iterate.
