@@ -94,13 +94,37 @@ def reward_names(config: dict) -> list[str]:
 
 def reward_option(config: dict, choices: dict | None = None, overrides=()) -> str:
     """The reward option the run chose; Hydra records no choice for a list of options (``reward=[all,
-    aesthetic]``): the override's, else the rewards' names."""
+    aesthetic]``): the override's; with neither (a run.yaml made by hand), the option that composes the
+    config's rewards at their weights, else at other weights, else the list of their names."""
     chosen = (choices or {}).get("reward")
     typed = [o.split("=", 1)[1] for o in overrides if o.lstrip("+").split("=", 1)[0] == "reward"]
-    if chosen:
-        return str(chosen)
-    names = reward_names(config)
-    return typed[-1] if typed else names[0] if len(names) == 1 else f"[{','.join(names)}]" if names else "none"
+    if chosen or typed:
+        return str(chosen or typed[-1])
+    weights = {n: (r or {}).get("weight") for n, r in (config.get("reward") or {}).items()}
+    options = reward_options()
+    same = [o for o, w in options.items() if w == weights] or [o for o, w in options.items() if w.keys() == weights.keys()]
+    return same[0] if same else f"[{','.join(weights)}]"
+
+
+@functools.cache
+def reward_options() -> dict[str, dict[str, float]]:
+    """Each reward option's rewards and weights, as it composes (the paper's first: all before loo_*)."""
+    names = sorted((p.stem for p in (CONF / "reward").glob("*.yaml")), key=lambda n: (n.startswith("loo_"), n))
+    return {n: {k: r.get("weight") for k, r in composed([f"reward={n}"]).reward.items()} for n in names}
+
+
+def composed(overrides: list[str]):
+    """The app's config for ``overrides``, leaving Hydra's own state as it was (inside the app, a run naming
+    itself on W&B composes too)."""
+    from hydra.core.singleton import Singleton
+
+    from reno_exp.compose import compose
+
+    state = Singleton.get_state()
+    try:
+        return compose(overrides, "labels")
+    finally:
+        Singleton.set_state(state)
 
 
 def rewards_text(config: dict) -> str:
@@ -147,21 +171,14 @@ def value_text(v: Any) -> str:
 def paper_setting(model: str, reward: str, suite: str, method: str) -> dict[str, Any] | None:
     """The flattened result config that these options compose on CUDA (None when they no longer compose:
     an option renamed since the run, a list of optimisers)."""
-    from hydra.core.singleton import Singleton
-
-    from reno_exp.compose import compose
     from reno_exp.errors import UserError
     from reno_exp.run import placed
 
     overrides = [f"model={model}", f"benchmark={suite}", f"optimizer={method}", f"reward={reward}", "device=cuda"]
-    state = Singleton.get_state()  # inside the app (a run naming itself on W&B), Hydra's own state stays
     try:
-        cfg = compose(overrides, "labels")
-        return identity.flatten(identity.result_config(placed(cfg)))
+        return identity.flatten(identity.result_config(placed(composed(overrides))))
     except (UserError, ImportError, ValueError):
         return None
-    finally:
-        Singleton.set_state(state)
 
 
 def departures(config: dict, choices: dict | None = None, overrides=()) -> list[str]:
