@@ -168,13 +168,14 @@ def value_text(v: Any) -> str:
 
 
 @functools.cache
-def paper_setting(model: str, reward: str, suite: str, method: str) -> dict[str, Any] | None:
+def paper_setting(model: str, reward: str, suite: str, method: str, transfer: str | None = None) -> dict[str, Any] | None:
     """The flattened result config that these options compose on CUDA (None when they no longer compose:
     an option renamed since the run, a list of optimisers)."""
     from reno_exp.errors import UserError
     from reno_exp.run import placed
 
-    overrides = [f"model={model}", f"benchmark={suite}", f"optimizer={method}", f"reward={reward}", "device=cuda"]
+    overrides = [f"model={model}", f"benchmark={suite}", f"optimizer={method}", f"reward={reward}", "device=cuda",
+                 *([f"transfer={transfer}"] if transfer else [])]
     try:
         return identity.flatten(identity.result_config(placed(composed(overrides))))
     except (UserError, ImportError, ValueError):
@@ -183,12 +184,13 @@ def paper_setting(model: str, reward: str, suite: str, method: str) -> dict[str,
 
 def departures(config: dict, choices: dict | None = None, overrides=()) -> list[str]:
     """How the run's result config departs from the paper's setting of its model, rewards, suite and
-    method: ``key=value`` as the run has it, columns left out; ``[]`` is the paper's setting. ``choices``
+    method (and transfer model): ``key=value`` as the run has it, columns left out; ``[]`` is the paper's
+    setting. ``choices``
     and ``overrides`` (run.yaml's) only say which reward option to compare with."""
     method = method_option(config)
     method = method if (CONF / "optimizer" / f"{method}.yaml").is_file() else "reno"  # reno+<another optimiser>
     reference = paper_setting(model_option(config, choices), reward_option(config, choices, tuple(overrides)),
-                              suite_option(config, choices), method)
+                              suite_option(config, choices), method, transfer_option(config, choices))
     mine = {k: v for k, v in identity.flatten(config).items() if k not in COLUMNS}
     if reference is None:  # nothing to compare with: the config itself tells it apart
         return [f"config {identity.fingerprint(config)}"]
