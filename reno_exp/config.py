@@ -66,7 +66,9 @@ def method_fits(method, optimizer: DictConfig) -> Iterator[str]:
 
 def loop_follows(loop, optimizer: DictConfig) -> Iterator[str]:
     method = optimizer.get("method")
-    if method is not None and loop != loop_module(method):
+    if method is None or any(method_fits(method, optimizer)):
+        return  # the method over another option's settings: said once, by method_fits
+    if loop != loop_module(method):
         yield (f"optimizer.loop={loop}: the loop follows from optimizer.method ({Method(method).value} runs "
                f"{loop_module(method)}); choose the method (optimizer=<option>), not its loop")
 

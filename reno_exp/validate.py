@@ -38,6 +38,7 @@ class Rule:
     integer: bool = False  # for untyped fields: a whole number
     multiple_of: int | None = None
     choices: tuple | None = None
+    normalize: Callable[[str], str] | None = None  # how a string is compared with the choices (snake case)
     auto: bool = False  # the string "auto" is accepted too
     pattern: str | None = None  # a regular expression the whole string must match
     nonempty: bool = False
@@ -128,7 +129,8 @@ def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = Non
     if isinstance(value, str):
         if r.nonempty and not value.strip():
             yield f"{key} is empty{tail}"
-        if r.choices is not None and value not in r.choices:
+        same = r.normalize or (lambda x: x)
+        if r.choices is not None and same(value) not in {same(c) for c in r.choices}:
             yield f"{key} must be one of {', '.join(map(str, r.choices))}, got {value!r}{suggest(value, r.choices)}"
         if r.pattern is not None and not re.fullmatch(r.pattern, value):
             yield f"{key}={value}: {r.hint or 'not valid'}"

@@ -264,6 +264,10 @@ CASES = [
     (app, ["benchmark.prompt=一只猫"], "write it as 'benchmark.prompt=\"一只猫\"'"),
     (app, ["benchmark.prompt=a (red) dog"], "write it as 'benchmark.prompt=\"a (red) dog\"'"),
     (bench, ["--plan", "model=null"], "model=null: the model group needs an option"),
+    # the presets' lists: checked with the config, so a sweep is refused before its directory is made
+    (app, ["-m", "experiment=figure3", "model=tiny", "benchmark.categories=[Animalz]"],
+     "benchmark.categories[0] must be one of Abstract, Animals,"),
+    (app, ["experiment=figure3", "model=tiny", "benchmark.challenges=[Counting]"], "got 'Counting'"),
     # the tools' flags
     (cost_step, ["--repeats", "0"], "--repeats must be >= 1, got 0"),
     (cost_step, ["--threads", "0"], "--threads must be >= 1, got 0"),
@@ -361,9 +365,13 @@ def test_every_numeric_field_of_every_schema_has_a_range():
 def test_the_schema_lists_match_the_suites():
     from reno_exp.benchmarks import configs
     from reno_exp.benchmarks.geneval import TAGS
+    from reno_exp.benchmarks.parti_prompts import PartiPrompts
     from reno_exp.benchmarks.t2i_compbench import CATEGORIES
 
     assert configs.CATEGORIES == CATEGORIES and configs.GENEVAL_TAGS == TAGS
+    rows = PartiPrompts().rows()
+    assert set(configs.PARTI_CATEGORIES) == {r["Category"] for r in rows}
+    assert set(configs.PARTI_CHALLENGES) == {r["Challenge"] for r in rows}
 
 
 def test_a_whole_reward_added_with_plus_is_checked_against_its_schema(compose_module):
