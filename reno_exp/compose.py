@@ -62,20 +62,19 @@ def compose(overrides: list[str], command: str = "this command") -> DictConfig:
 def check_options(overrides: list[str]) -> None:
     """Every ``group=option`` names one option of the group: Hydra itself ignores an unknown option of an
     ``optional`` group (``experiment=tabel2`` would run the defaults), merges a list of options into one
-    config (``experiment=[table1,table3]``: table3's settings over table1's, silently) and fails on null
-    with a traceback. Only ``reward`` combines a list (its options are disjoint rewards)."""
+    config (``experiment=[table1,table3]``: table3's settings over table1's, silently) and ends a null
+    (``model=null``, ``experiment=null``) in a traceback. Only ``reward`` combines a list (its options are disjoint rewards)."""
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
         if key.startswith("hydra") or not (CONF / key).is_dir() or value == "" or value.startswith("$"):
             continue
-        if value == "null" and key != "experiment":  # experiment is optional: null is none
-            raise UserError(f"{o}: the {key} group needs an option ({', '.join(group_options(key))})")
+        if value == "null":  # Hydra takes no null for a group (a traceback): say what to write instead
+            alone = "leave it out to run without one, or give" if key == "experiment" else "it needs"
+            raise UserError(f"{o}: {alone} an option of the {key} group ({', '.join(group_options(key))})")
         if value.startswith("[") and key != "reward":
             options = value.strip("[]").replace(" ", "")
             raise UserError(f"{o}: {key} takes one option (a list merges them, the last one's settings over "
                             f"the others'); to run each, sweep them: -m {key}={options}")
-        if value == "null":
-            continue
         for option in value.strip("[]").split(","):  # a sweep's values, or the rewards a list combines
             if not option.strip() and value.startswith("["):
                 continue  # reward=[]: no reward

@@ -253,8 +253,10 @@ CASES = [
     # values nothing checked: null where a number goes, backends, group options, non-ASCII values
     (app, ["batch_size=null"], 'batch_size must be an integer >= 1 or "auto", got null'),
     (app, ["compile=true", "compile_backend=inductr"], "compile_backend=inductr is not one of"),
-    (app, ["model=null"], "model=null: the model group needs an option (flux_schnell, hyper_sdxl"),
-    (app, ["logger=null"], "logger=null: the logger group needs an option (none, wandb)"),
+    (app, ["model=null"], "model=null: it needs an option of the model group (flux_schnell, hyper_sdxl"),
+    (app, ["logger=null"], "logger=null: it needs an option of the logger group (none, wandb)"),
+    (app, ["experiment=null"], "experiment=null: leave it out to run without one, or give an option of the "
+     "experiment group (equal_compute, figure3"),
     (app, ["experiment=[table1,table3]"], "experiment takes one option (a list merges them, the last one's settings "
      "over the others'); to run each, sweep them: -m experiment=table1,table3"),
     (app, ["optimizer=[reno,best_of_n]"], "optimizer takes one option"),
@@ -263,7 +265,7 @@ CASES = [
      "inside quotes; write it as 'benchmark.prompt=\"café\"'"),
     (app, ["benchmark.prompt=一只猫"], "write it as 'benchmark.prompt=\"一只猫\"'"),
     (app, ["benchmark.prompt=a (red) dog"], "write it as 'benchmark.prompt=\"a (red) dog\"'"),
-    (bench, ["--plan", "model=null"], "model=null: the model group needs an option"),
+    (bench, ["--plan", "model=null"], "model=null: it needs an option of the model group"),
     # the presets' lists: checked with the config, so a sweep is refused before its directory is made
     (app, ["-m", "experiment=figure3", "model=tiny", "benchmark.categories=[Animalz]"],
      "benchmark.categories[0] must be one of Abstract, Animals,"),
