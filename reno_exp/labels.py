@@ -23,11 +23,11 @@ from typing import Any
 import yaml
 
 from reno_exp import identity
+from reno_exp.compose import CONF
 
 COLUMNS = ("benchmark.category", "benchmark.tags")  # which items, laid out as a table's columns
 UNSET = "(unset)"
 FIRST = ("optimizer.method", "random_init", "tiny")  # shown first: what most changes what a number means
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def option_of(target: str | None, schemas: dict[str, type]) -> str | None:
@@ -170,7 +170,7 @@ def value_text(v: Any) -> str:
 @functools.cache
 def paper_setting(model: str, reward: str, suite: str, method: str, transfer: str | None = None) -> dict[str, Any] | None:
     """The flattened result config that these options compose on CUDA (None when they no longer compose:
-    an option renamed since the run, a list of optimisers)."""
+    an option renamed or removed since the run)."""
     from reno_exp.errors import UserError
     from reno_exp.run import placed
 
@@ -178,15 +178,14 @@ def paper_setting(model: str, reward: str, suite: str, method: str, transfer: st
                  *([f"transfer={transfer}"] if transfer else [])]
     try:
         return identity.flatten(identity.result_config(placed(composed(overrides))))
-    except (UserError, ImportError, ValueError):
+    except (UserError, ImportError):  # ImportError: a generator class that no longer imports, for its dtype
         return None
 
 
 def departures(config: dict, choices: dict | None = None, overrides=()) -> list[str]:
     """How the run's result config departs from the paper's setting of its model, rewards, suite and
     method (and transfer model): ``key=value`` as the run has it, columns left out; ``[]`` is the paper's
-    setting. ``choices``
-    and ``overrides`` (run.yaml's) only say which reward option to compare with."""
+    setting. ``choices`` and ``overrides`` (run.yaml's) only say which reward option to compare with."""
     method = method_option(config)
     method = method if (CONF / "optimizer" / f"{method}.yaml").is_file() else "reno"  # reno+<another optimiser>
     reference = paper_setting(model_option(config, choices), reward_option(config, choices, tuple(overrides)),
