@@ -133,3 +133,18 @@ def test_grid_of_a_two_job_tiny_sweep(tmp_path):
     check_grid(sweep, jobs)
     assert [c.label for c in grid.columns([Run.load(j) for j in jobs])] == ["reward.color.channel=red",
                                                                             "reward.color.channel=blue"]
+
+
+def test_columns_of_other_methods_and_models_are_named_by_their_options(tmp_path):
+    """A sweep over methods (or models) labels its columns by the option, not by every key it sets."""
+    from run_dirs import paper_config
+
+    runs = []
+    for n, options in enumerate([("optimizer=reno",), ("optimizer=best_of_n", "optimizer.n_iters=99"),
+                                 ("model=sd_turbo", "optimizer=reno")]):
+        (tmp_path / str(n)).mkdir()
+        RunInfo.of(paper_config(*options), {"reward": "color"}).save(tmp_path / str(n))
+        runs.append(Run.load(tmp_path / str(n)))
+    assert [c.label for c in grid.columns(runs)] == ["model=tiny, optimizer=reno, optimizer.n_iters=50",
+                                                     "model=tiny, optimizer=best_of_n, optimizer.n_iters=99",
+                                                     "model=sd_turbo, optimizer=reno, optimizer.n_iters=50"]

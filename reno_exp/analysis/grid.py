@@ -66,14 +66,43 @@ class Column:
         return out
 
 
+# a group whose option differs between columns is named by its option, not by every key it sets
+OPTIONS = {"model": lambda info: labels.model_option(info.config, info.choices),
+           "reward": lambda info: labels.reward_option(info.config, info.choices, tuple(info.overrides)),
+           "benchmark": lambda info: labels.suite_option(info.config, info.choices),
+           "optimizer": lambda info: labels.method_option(info.config)}
+KEPT = ("optimizer.n_iters",)  # said even then: what a method's budget bought it
+
+
+def settings(infos: list) -> list[dict]:
+    """Each column's config, flattened, with a group whose option differs between columns as one entry."""
+    flat = [identity.flatten(info.config) if info else {} for info in infos]
+    for group, option in OPTIONS.items():
+        named = [option(info) if info else "" for info in infos]
+        if len(set(named)) > 1:
+            flat = [as_option(f, group, n) for f, n in zip(flat, named)]
+    return flat
+
+
+def as_option(flat: dict, group: str, option: str) -> dict:
+    """``flat`` with the group's keys as one ``group: option`` entry where its first key was (KEPT kept)."""
+    out = {}
+    for k, v in flat.items():
+        if k == group or k.startswith(f"{group}."):
+            out.setdefault(group, option)
+            if k not in KEPT:
+                continue
+        out[k] = v
+    return out
+
+
 def columns(runs: list[Run]) -> list[Column]:
     """One column per configuration (runs with one fingerprint: the shards of a job), in run order."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(run.info.fingerprint if run.info else str(run.dir), []).append(run)
     cols = [Column(rs) for rs in groups.values()]
-    found = labels.differing([identity.flatten(c.runs[0].info.config) if c.runs[0].info else {} for c in cols])
-    for col, label in zip(cols, found):
+    for col, label in zip(cols, labels.differing(settings([c.runs[0].info for c in cols]))):
         col.label = label or (col.runs[0].label if len(cols) == 1 else col.runs[0].name)
     return cols
 
