@@ -60,13 +60,24 @@ def compose(overrides: list[str], command: str = "this command") -> DictConfig:
 
 
 def check_options(overrides: list[str]) -> None:
-    """Every ``group=option`` names an option of the group: Hydra itself ignores an unknown option of an
-    ``optional`` group (``experiment=tabel2`` would run the defaults)."""
+    """Every ``group=option`` names one option of the group: Hydra itself ignores an unknown option of an
+    ``optional`` group (``experiment=tabel2`` would run the defaults), merges a list of options into one
+    config (``experiment=[table1,table3]``: table3's settings over table1's, silently) and ends a null
+    (``model=null``, ``experiment=null``) in a traceback. Only ``reward`` combines a list (its options are disjoint rewards)."""
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
-        if key.startswith("hydra") or not (CONF / key).is_dir() or value in ("", "null") or value.startswith(("[", "$")):
+        if key.startswith("hydra") or not (CONF / key).is_dir() or value == "" or value.startswith("$"):
             continue
-        for option in value.split(","):  # a sweep's values
+        if value == "null":  # Hydra takes no null for a group (a traceback): say what to write instead
+            alone = "leave it out to run without one, or give" if key == "experiment" else "it needs"
+            raise UserError(f"{o}: {alone} an option of the {key} group ({', '.join(group_options(key))})")
+        if value.startswith("[") and key != "reward":
+            options = value.strip("[]").replace(" ", "")
+            raise UserError(f"{o}: {key} takes one option (a list merges them, the last one's settings over "
+                            f"the others'); to run each, sweep them: -m {key}={options}")
+        for option in value.strip("[]").split(","):  # a sweep's values, or the rewards a list combines
+            if not option.strip() and value.startswith("["):
+                continue  # reward=[]: no reward
             if not (CONF / key / f"{option.strip()}.yaml").is_file():
                 raise UserError(unknown_option(f"{key}/{option.strip()}"))
 
@@ -182,6 +193,32 @@ def raised_in(e: BaseException, package: str) -> bool:
     return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith(package)
 
 
+def unreadable(text: str, overrides: list[str]) -> str:
+    """Why Hydra's override grammar refuses an override, and the quoting that makes it readable: outside
+    quotes it reads ASCII letters, digits and a few signs only (not é, 日本, parentheses...)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    bad = None
+    for o in overrides:
+        try:
+            parser.parse_overrides([o])
+        except Exception:
+            bad = o
+            break
+    lines = [x for x in text.splitlines() if x.strip(" ^") and not x.startswith(("See https", "Error parsing"))]
+    why = re.sub(r" expecting (\{.*\}|\S+)", "", lines[-1] if lines else text)  # the grammar's tokens help nobody
+    if bad is None:
+        return f"cannot read the overrides: {why} (key=value, see `--help`)"
+    key, sep, value = bad.partition("=")
+    if not sep or not key or "=" in value:
+        return f"cannot read the override {bad}: {why} (key=value, see `--help`)"
+    odd = "".join(dict.fromkeys(c for c in value if not c.isascii()))
+    what = f"{odd} (not ASCII)" if odd else "these signs"
+    return (f"cannot read the override {bad}: Hydra reads {what} only inside quotes; write it as "
+            f"'{key}=\"{value}\"' (the single quotes are for the shell, the double ones for Hydra)")
+
+
 def explain(e: BaseException, overrides: list[str]) -> str | None:
     """One line for an exception Hydra raised over a bad override or option; None for anything else."""
     from hydra.errors import HydraException, MissingConfigException, OverrideParseException
@@ -193,11 +230,12 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         found = re.search(r"Could not (?:find|load) '([^']+)'", text)
         return unknown_option(missing or (found.group(1) if found else ""), list(e.options or []))
     if isinstance(e, OverrideParseException):
-        lines = [x for x in text.splitlines() if x.strip() and not x.startswith("See https")]
-        why = lines[-1] if lines else text
-        why = re.sub(r" expecting \{.*\}", "", why)  # the grammar's token list helps nobody
-        bad = re.search(r"override '([^']+)'", text)
-        return f"cannot read the override {bad.group(1) if bad else ''}: {why} (key=value, see `--help`)"
+        return unreadable(text, overrides)
+    if isinstance(e, ValueError) and text.startswith("Config group override must be a string or a list"):
+        try:
+            check_options(overrides)  # group=null
+        except UserError as found:
+            return str(found)
     if isinstance(e, HydraException | OmegaConfBaseException):
         key = re.match(r"Could not override '([^']+)'", text)
         if key:

@@ -31,9 +31,9 @@ from reno_exp.evaluators import METRICS
 from reno_exp.evaluators.geneval import GenEvalConfig
 from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
 from reno_exp.hub import MissingWeightsError
-from reno_exp.records import JsonLines, read_records
+from reno_exp.records import JsonLines
 from reno_exp.rewards.configs import TOWER_DTYPES
-from reno_exp.run_files import check_run, runs_under
+from reno_exp.run_files import check_run, own_records, runs_under
 from reno_exp.rundir import writable
 from reno_exp.validate import DEVICE, DEVICE_HINT, Rule, check_device, rule
 
@@ -134,12 +134,12 @@ def build(metric: str, cfg: EvaluateConfig, device: str):
     return evaluator_class(metric)(dtype=cfg.aesthetic_dtype, **common)
 
 
-def work(runs: list[Path], metric: str, cfg: EvaluateConfig, files: dict[Path, EvaluationFile]):
-    """(run, record, [(image set, rel path)]) still to score for the metric."""
+def work(runs: dict[Path, list[dict]], metric: str, cfg: EvaluateConfig, files: dict[Path, EvaluationFile]):
+    """(run, record, [(image set, rel path)]) still to score for the metric; ``runs``: each run's records."""
     cls = evaluator_class(metric)
     todo = []
-    for run in runs:
-        for record in read_records(run):
+    for run, records in runs.items():
+        for record in records:
             if not cls.applies(record):
                 continue
             sets = [(s, rel) for s, rel in image_sets(record, cfg) if (record["key"], s, metric) not in files[run].done]
@@ -161,7 +161,8 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
         writable(run / EVALUATION, folder=False)  # before any evaluator is built
     files = {run: EvaluationFile(run) for run in runs}
     written = dict.fromkeys(runs, 0)
-    todos = {metric: work(runs, metric, cfg, files) for metric in cfg.metrics}
+    records = {run: own_records(run) for run in runs}  # read once: the run's own (others left out, said once)
+    todos = {metric: work(records, metric, cfg, files) for metric in cfg.metrics}
     for run, record, sets in (t for todo in todos.values() for t in todo):  # before any score is written
         missing = [rel for _, rel in sets if not (run / rel).is_file()]
         if missing:

@@ -47,8 +47,8 @@ def unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
 
 
 class NullLogger:
-    def start(self, config: dict, run_dir: Path, group: str | None, job_type: str) -> None:
-        pass
+    def start(self, config: dict, run_dir: Path, group: str | None, job_type: str, name: str | None = None) -> None:
+        """``job_type`` and ``name``: what the run is, from its config (reno_exp.labels.wandb_names)."""
 
     def log_iterate(self, iteration: int, steps: list[dict[str, float]]) -> None:
         """One iterate of a batch: each item's values."""
@@ -80,10 +80,10 @@ class WandbLogger(NullLogger):
         self.log_images = log_images
         self.run = None
 
-    def start(self, config, run_dir, group, job_type):
+    def start(self, config, run_dir, group, job_type, name=None):
         import wandb
 
-        kw = {**self.kw, "config": config, "dir": str(run_dir), "name": Path(run_dir).name}
+        kw = {**self.kw, "config": config, "dir": str(run_dir), "name": name or Path(run_dir).name}
         kw["group"] = kw["group"] or group
         kw["job_type"] = kw["job_type"] or job_type
         settings = wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True)

@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from tqdm import tqdm
 
-from reno_exp import budget, summary
+from reno_exp import budget, labels, summary
 from reno_exp.batching import Batches, batch_size, predicted_batch
 from reno_exp.benchmarks.base import Item
 from reno_exp.compiling import compile_parts
@@ -227,8 +227,8 @@ def run(cfg: DictConfig, run_dir: str | Path, group: str | None = None, parts=No
         generator, rewards = parts or build(cfg, device)
         transfer = build_transfer(cfg, generator)
         logger = instantiate(cfg.logger)
-        job_type = f"{cfg.model._target_.rsplit('.', 1)[-1]}/{'+'.join(cfg.reward) or 'none'}"
-        logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type)
+        job_type, name = labels.wandb_names(rd.info.config, rd.info.choices, rd.info.overrides, records.dir)
+        logger.start(OmegaConf.to_container(cfg, resolve=True), records.dir, group, job_type, name)
         try:
             optimise_all(cfg, loop, suite, todo, generator, rewards, transfer, records, rd.info.fingerprint, logger)
         finally:

@@ -1,7 +1,8 @@
 """What a command that reads run directories (evaluate, analysis, tables, collect) checks first: that each
 is a run directory of this app and that the files it reads are whole. A foreign directory (another
 program's ``results.jsonl``) or a damaged file is named in one UserError line, before anything is
-written; a file that is only missing is the caller's to report.
+written; a file that is only missing is the caller's to report. Then the records it counts: only those
+its run's config produced (``own_records``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from reno_exp.errors import UserError
 from reno_exp.records import RESULTS, read_records
-from reno_exp.rundir import RUN, read_info
+from reno_exp.rundir import RUN, RunInfo, read_info
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +80,26 @@ def warn_missing(run_dir: Path, missing: list[Path], what: str) -> None:
     if missing:
         log.warning("%s: %d noise file(s) its records point to are missing (first: %s); %s", run_dir, len(missing),
                     missing[0].name, what)
+
+
+def split_records(run_dir: Path, info: RunInfo | None = None) -> tuple[list[dict], list[dict]]:
+    """The run's records that its own config produced (their fingerprint is run.yaml's), and the others
+    (lines copied in from another run, a record edited by hand). Without a run.yaml every record counts."""
+    records = read_records(run_dir)
+    info = info or read_info(run_dir)
+    if info is None:
+        return records, []
+    own = [r for r in records if r.get("fingerprint") == info.fingerprint]
+    return own, [r for r in records if r.get("fingerprint") != info.fingerprint]
+
+
+def own_records(run_dir: Path, info: RunInfo | None = None) -> list[dict]:
+    """``split_records``'s first part; the others are left out with one warning saying how many (read
+    each run's records once per command, so that it is said once)."""
+    own, others = split_records(run_dir, info)
+    if others:
+        found = sorted({str(r.get("fingerprint")) for r in others})
+        log.warning("%s: %d of its %d records are not this run's (fingerprint %s, not run.yaml's %s): left out",
+                    Path(run_dir) / RESULTS, len(others), len(own) + len(others), ", ".join(found[:3]),
+                    (info or read_info(run_dir)).fingerprint)
+    return own

@@ -55,21 +55,45 @@ class RunInfo:
         return cls(identity.fingerprint(cfg), identity.result_config(cfg), choices, overrides)
 
     def save(self, run_dir: Path) -> None:
+        # the fingerprint last: a file cut short (by hand, a full disk) lacks it and is refused on reading
+        data = {"config": self.config, "choices": self.choices, "overrides": self.overrides,
+                "fingerprint": self.fingerprint}
         tmp = run_dir / f".{RUN}.tmp"
-        tmp.write_text(yaml.safe_dump(self.__dict__, sort_keys=False))
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
         os.replace(tmp, run_dir / RUN)
 
 
+SHAPE = {"fingerprint": str, "config": dict, "choices": dict, "overrides": list}
+SECTIONS = ("model", "reward", "optimizer", "benchmark")  # every app config has them; readers index them
+
+
 def read_info(run_dir: str | Path) -> RunInfo | None:
-    """The run's ``run.yaml``, or None when the directory is not a reno_exp run directory."""
+    """The run's ``run.yaml``, or None when the directory is not a reno_exp run directory. Verified on every
+    read: whole (every field, of its type) and its config reproduces its fingerprint, so a file edited by
+    hand or cut short never describes the records as another config's; else a UserError naming it."""
     path = Path(run_dir) / RUN
     if not path.is_file():
         return None
     try:
         data = yaml.safe_load(path.read_text())
-        return RunInfo(**data)
-    except (yaml.YAMLError, TypeError) as e:
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not a reno_exp run record ({str(e).splitlines()[0][:100]})") from None
+    if not isinstance(data, dict) or set(data) - set(SHAPE):
+        raise UserError(f"{path} is not a reno_exp run record (not a mapping of {', '.join(SHAPE)})")
+    missing = [k for k, kind in SHAPE.items() if not isinstance(data.get(k), kind)]
+    if missing:
+        raise UserError(f"{path} is not whole: no {', '.join(missing)} (cut short or edited?); restore it, or make "
+                        "the run again in a new hydra.run.dir")
+    info = RunInfo(**data)
+    absent = [k for k in SECTIONS if not isinstance(info.config.get(k), dict)]
+    if absent:
+        raise UserError(f"{path} is not whole: its config has no {', '.join(absent)} (cut short or edited?); "
+                        "restore it, or make the run again in a new hydra.run.dir")
+    if identity.fingerprint(info.config) != info.fingerprint:
+        raise UserError(f"{path} was changed after the run was made: its config gives fingerprint "
+                        f"{identity.fingerprint(info.config)}, not the {info.fingerprint} it records; restore it, or "
+                        "make the run again in a new hydra.run.dir")
+    return info
 
 
 def latest_launch(run_dir: str | Path) -> dict:

@@ -15,13 +15,14 @@ import difflib
 import inspect
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from reno_exp.cli import user_error
 from reno_exp.errors import UserError
 
 Bound = float | str | None  # a number, or the name of a sibling field whose value is the bound
@@ -37,6 +38,7 @@ class Rule:
     integer: bool = False  # for untyped fields: a whole number
     multiple_of: int | None = None
     choices: tuple | None = None
+    normalize: Callable[[str], str] | None = None  # how a string is compared with the choices (snake case)
     auto: bool = False  # the string "auto" is accepted too
     pattern: str | None = None  # a regular expression the whole string must match
     nonempty: bool = False
@@ -45,6 +47,12 @@ class Rule:
     keys: dict[str, Rule] | None = None  # an untyped node: the rule of each of these keys, when present
     target_args: bool = False  # an untyped node with _target_: every key is a parameter of the target
     schema: type | None = None  # a dict of named nodes, each one of this dataclass's subclasses
+    nonnull: bool = False  # for untyped (Any) fields, where OmegaConf lets null through
+    # checks of the value against its sibling fields: relation(value, siblings) yields the problems
+    relation: Callable[[Any, DictConfig], Iterable[str]] | None = None
+    # choices known only by importing (torch): choices_of(siblings) gives them, or None when they do not
+    # matter; run only by the checks that may import
+    choices_of: Callable[[DictConfig], Iterable[str] | None] | None = None
     hint: str = ""  # said after the problem: what to do instead
 
     def requirement(self) -> str:
@@ -88,11 +96,24 @@ def bound(b: Bound, siblings: DictConfig | None) -> float | None:
     return b
 
 
-def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = None) -> Iterator[str]:
-    """The problems of one value against its rule (nothing for None: null is the schema's business)."""
-    if value is None or (r.auto and value == "auto"):
-        return
+def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = None,
+                imports: bool = False) -> Iterator[str]:
+    """The problems of one value against its rule (None: only ``nonnull`` refuses it; elsewhere null is the
+    schema's business). ``imports``: also the choices that need an import to be known."""
     tail = f"; {r.hint}" if r.hint else ""
+    if value is None:
+        if r.nonnull:
+            yield f"{key} must be {r.requirement()}, got null{tail}"
+        return
+    if r.relation is not None and siblings is not None:
+        yield from r.relation(value, siblings)
+    if r.choices_of is not None and siblings is not None and imports:
+        known = None if (found := r.choices_of(siblings)) is None else list(found)
+        if known is not None and value not in known:
+            more = f" and {len(known) - 8} more" if len(known) > 8 else ""
+            yield f"{key}={value} is not one of {', '.join(known[:8])}{more}{suggest(value, known)}{tail}"
+    if r.auto and value == "auto":
+        return
     if isinstance(value, ListConfig | list):
         items = list(value)
         if r.nonempty and not items:
@@ -108,7 +129,8 @@ def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = Non
     if isinstance(value, str):
         if r.nonempty and not value.strip():
             yield f"{key} is empty{tail}"
-        if r.choices is not None and value not in r.choices:
+        same = r.normalize or (lambda x: x)
+        if r.choices is not None and same(value) not in {same(c) for c in r.choices}:
             yield f"{key} must be one of {', '.join(map(str, r.choices))}, got {value!r}{suggest(value, r.choices)}"
         if r.pattern is not None and not re.fullmatch(r.pattern, value):
             yield f"{key}={value}: {r.hint or 'not valid'}"
@@ -243,8 +265,9 @@ def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator
             continue
         try:
             value = node[name]
-        except OmegaConfBaseException as e:
-            yield f"{key}: {first_line(e)}"
+        except OmegaConfBaseException as e:  # a resolver's own UserError says what is wrong (equal_compute)
+            found = user_error(e)
+            yield str(found) if found is not None else f"{key}: {first_line(e)}"
             continue
         r = rule_of(fields[name])
         if isinstance(value, DictConfig) and not value._is_none():
@@ -253,11 +276,11 @@ def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator
             elif r is not None and (r.keys or r.target_args):
                 yield from untyped(key, value, r, imports)
             elif r is not None:
-                yield from check_value(key, value, r, node)
+                yield from check_value(key, value, r, node, imports)
             else:
                 yield from problems(value, key, imports)
         elif r is not None:
-            yield from check_value(key, value, r, node)
+            yield from check_value(key, value, r, node, imports)
 
 
 def first_line(e: BaseException) -> str:
@@ -273,7 +296,7 @@ def all_problems(cfg: DictConfig) -> list[str]:
 
 def validate(cfg: DictConfig, limit: int = 3) -> None:
     """A UserError naming the config's problems (the first ``limit`` of them, on one line)."""
-    found = all_problems(cfg)
+    found = list(dict.fromkeys(all_problems(cfg)))  # a bad value read twice (a resolver's input) is said once
     if found:
         more = f"; and {len(found) - limit} more" if len(found) > limit else ""
         raise UserError("; ".join(found[:limit]) + more)

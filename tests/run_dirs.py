@@ -15,10 +15,21 @@ def make_run_dir(run: Path, config: dict, choices: dict | None = None, overrides
     """``config``: the run's full config (its result-affecting part goes to run.yaml, all of it to the
     launch's config.yaml, as the app writes them)."""
     run.mkdir(parents=True, exist_ok=True)
-    RunInfo.of(config, choices, overrides).save(run)
+    info = RunInfo.of(config, choices, overrides)
+    info.save(run)
     (run / LAUNCHES / "000").mkdir(parents=True, exist_ok=True)
     (run / LAUNCHES / "000" / "config.yaml").write_text(yaml.safe_dump(config))
+    records = [{"fingerprint": info.fingerprint, **r} for r in records]  # the app stamps each record
     (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     if scores:
         (run / "evaluation.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scores))
     return run
+
+
+def paper_config(*overrides: str, device: str = "cuda") -> dict:
+    """The result config the app records for these overrides (on CUDA by default: the paper's dtypes)."""
+    from reno_exp.compose import app_config
+    from reno_exp.identity import result_config
+    from reno_exp.run import placed
+
+    return result_config(placed(app_config([*overrides, f"device={device}"])))

@@ -10,6 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 from PIL import Image
+from run_dirs import paper_config
 
 from reno_exp.analysis import figure5
 from reno_exp.analysis.__main__ import main
@@ -22,10 +23,15 @@ CATEGORIES = ["color", "shape", "color"]
 ITERS = [0, 2, 4]
 
 
-def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3):
-    """A run directory written with the app's own record writer: noises, images, iterates, curves."""
+def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3, options=("model=tiny",)):
+    """A run directory written with the app's own record writer: noises, images, iterates, curves; its
+    run.yaml holds the config of ``options`` with ``optimizer.optim.lr=2`` (on CUDA: the paper's dtypes)."""
     g = torch.Generator().manual_seed(0)
+    cfg = {**paper_config(*options, "benchmark=t2i_compbench", "optimizer.optim.lr=2"),
+           "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
+    info = RunInfo.of(cfg, {"model": options[0].split("=")[1]}, overrides=[*options, "optimizer.optim.lr=2"])
     rec = RunRecords(path)
+    info.save(path)
     for i in range(n):
         key = f"{i:05d}_00"
         z = torch.randn(noise_shape, generator=g)
@@ -37,17 +43,13 @@ def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3):
                  "iterates": [rec.save_image(torch.rand(1, 3, 32, 32, generator=g), f"iterates/{key}_{it:03d}.png")
                               for it in ITERS]}
         color = [float(-100 + 10 * t + i) for t in range(6)]
-        rec.append({"key": key, "index": i, "k": 0, "prompt": f"a prompt number {i}", "seed": 0,
+        rec.append({"key": key, "index": i, "k": 0, "prompt": f"a prompt number {i}", "seed": 0, "fingerprint": info.fingerprint,
                     "meta": {"suite": "t2i_compbench", "category": CATEGORIES[i % 3]},
                     "initial": {"color": color[0], "total": color[0]}, "best": {"color": color[-1], "total": color[-1]},
                     "best_iteration": 5, "history": color,
                     "curves": {"color": color, "reg": [0.1] * 6, "loss": [-c for c in color],
                                "grad_norm": [1.0] * 5 + [None]},
                     "events": [], **files, "seconds": 1.0, "peak_memory_bytes": 1})
-    cfg = {"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
-           "benchmark": {"_target_": "reno_exp.benchmarks.t2i_compbench.T2ICompBench"}, "random_init": False,
-           "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
-    RunInfo.of(cfg, overrides=["optimizer.optim.lr=2"]).save(path)
     (path / "launches" / "000").mkdir(parents=True)
     OmegaConf.save(cfg, path / "launches" / "000" / "config.yaml")
     return path
@@ -192,23 +194,14 @@ def drawn(monkeypatch):
     return figs
 
 
-def hydra_files(run, choices: dict, overrides: list[str], reward: dict, method="reno", n_iters=50):
-    """The run's own record as the app writes it from Hydra's launch: config, group choices, overrides."""
-    cfg = OmegaConf.load(run / "launches" / "000" / "config.yaml")
-    cfg.reward = reward
-    cfg.optimizer = {"method": method, "n_iters": n_iters}
-    RunInfo.of(cfg, {**choices, "hydra/launcher": "basic"}, overrides).save(run)
-
-
 def test_titles_name_the_configuration_not_the_time(tmp_path, drawn):
-    run = make_run(tmp_path / "15-29-03", n=1)
-    hydra_files(run, {"model": "sd_turbo", "reward": "all", "optimizer": "reno"}, ["model=sd_turbo", "reward=all"],
-                {"hpsv2": {"weight": 5.0}, "imagereward": {"weight": 1.0}})
-    assert Run.load(run).label == "sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates"
+    run = make_run(tmp_path / "15-29-03", n=1, options=("model=sd_turbo", "reward=all"))
+    label = "sd_turbo 512 px | hpsv2 5 + imagereward 1 + clip 0.01 + pickscore 0.05 | reno, 50 iterates"
+    assert Run.load(run).label == f"{label} [optimizer.optim.lr=2]"  # lr 2 is not the paper's setting
     analyse_run(run)
     titles = {name: (f._suptitle.get_text() if f._suptitle else f.axes[0].get_title()) for name, f in drawn.items()}
     for name in ("coherence.png", "spectrum.png", "curves.png", "iterates.png", "00000_00.png"):
-        assert titles[name].startswith("sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates"), titles[name]
+        assert titles[name].startswith(f"{label} [optimizer.optim.lr=2]"), titles[name]
         assert "15-29-03" not in titles[name]
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from run_dirs import paper_config
 from scipy.ndimage import gaussian_filter
 
 from reno_exp.analysis import distances as dist
@@ -24,14 +25,16 @@ def test_two_random_sd_noises_are_sqrt_2d_apart():
     assert d.mean().item() == pytest.approx(math.sqrt(2 * 4 * 64 * 64), abs=0.5)  # 181.02; the seed: 180.77
 
 
-def write_run(tmp, items, model="reno_exp.generators.tiny.TinyGenerator",
-              bench="reno_exp.benchmarks.single.SinglePrompt", random_init=False):
+def write_run(tmp, items, *options: str):
+    """A run of ``options`` (the config they compose on CUDA) holding ``items``' noises."""
+    info = RunInfo.of(paper_config(*options))
     rec = RunRecords(tmp)
+    info.save(tmp)
     for i, t in enumerate(items):
         key = f"{i:05d}_00"
         rel = rec.save_tensors(t, f"noise/{key}.safetensors")
-        rec.append({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel})
-    RunInfo.of({"model": {"_target_": model}, "benchmark": {"_target_": bench}, "random_init": random_init}).save(tmp)
+        rec.append({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel,
+                    "fingerprint": info.fingerprint})
     return Run.load(tmp)
 
 
@@ -63,17 +66,16 @@ def test_distances_of_known_noises_and_latents(tmp_path):
 
 def test_seed_values_are_shown_only_for_sd_turbo_on_parti(tmp_path):
     items = [{k: torch.zeros(1, 4, 8, 8) for k in ("initial_noise", "best_noise", "initial_latent", "best_latent")}]
-    same = write_run(tmp_path / "a", items, "reno_exp.generators.sd_turbo.SDTurbo",
-                     "reno_exp.benchmarks.parti_prompts.PartiPrompts")
+    same = write_run(tmp_path / "a", items, "model=sd_turbo", "reward=all", "benchmark=parti_prompts")
     rows = dist.distances(same, n_random=4).rows
     assert [r.presentation for r in rows] == [27.0122, 180.7667, 123.3377, 142.3693, 159.0550]
-    for kw in ({"random_init": True, "bench": "reno_exp.benchmarks.parti_prompts.PartiPrompts",
-                "model": "reno_exp.generators.sd_turbo.SDTurbo"},
-               {"model": "reno_exp.generators.sd_turbo.SDTurbo"}):
-        other = write_run(tmp_path / str(len(kw)) / kw.get("bench", "x")[-5:], items, **kw)
+    for n, options in enumerate([("random_init=true", "benchmark=parti_prompts"), ("benchmark=single",),
+                                 ("benchmark=parti_prompts", "optimizer.n_iters=2")]):  # the last: not the paper's
+        other = write_run(tmp_path / str(n), items, "model=sd_turbo", "reward=all", *options)
         table = dist.distances(other, n_random=4)
-        assert all(r.presentation is None for r in table.rows), kw
+        assert all(r.presentation is None for r in table.rows), options
         assert table.note.startswith("not comparable")
+    assert "not the paper's setting (optimizer.n_iters=2)" in table.note
 
 
 def test_identical_noises_have_coherence_one_at_every_frequency():

@@ -111,6 +111,8 @@ def test_wandb_offline_logs_config_curves_and_images(compose, tmp_path):
     stream = next(runs[0].glob("*.wandb")).read_bytes()
     for key in (b"reg_weight", b"TinyGenerator", b"iterate/total", b"iterate/color", b"best/total"):
         assert key in stream, key
+    # its job type and name say what ran, from the config: model, method, rewards, departures from the paper's
+    assert b"tiny/reno/color" in stream and b"tiny 64 px | color 1 | reno, 3 iterates [optimizer.n_iters=3]" in stream
 
 
 def cli(*args, env=None, timeout=300):

@@ -9,6 +9,7 @@ directory the input points to.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "benchmark.seeds=[0,1]", "progress=false"]
@@ -50,6 +52,14 @@ def made(tmp_path_factory, compose_module):
     with open(png / "images" / "00000_00_best.png", "r+b") as f:
         f.truncate(200)
     (copy("bad_run_yaml") / "run.yaml").write_text("{{{ not yaml\n")
+    edited = yaml.safe_load((good / "run.yaml").read_text())
+    edited["config"]["optimizer"]["n_iters"] = 40  # edited by hand, its fingerprint kept
+    (copy("edited_run_yaml") / "run.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
+    text = (good / "run.yaml").read_text()
+    (copy("truncated_run_yaml") / "run.yaml").write_text(text[: len(text) // 2])
+    lines = (good / "results.jsonl").read_text().splitlines()
+    other = {**json.loads(lines[0]), "key": "00009_00", "fingerprint": "0123456789ab"}  # another config's record
+    (copy("foreign_records") / "results.jsonl").write_text("\n".join([*lines, json.dumps(other)]) + "\n")
     foreign = base / "foreign"  # another project's Hydra directory: its own results.jsonl, no run.yaml
     (foreign / ".hydra").mkdir(parents=True)
     (foreign / ".hydra" / "config.yaml").write_text("lr: 0.1\n")
@@ -114,7 +124,7 @@ def fill(arg: str, made: dict[str, Path]) -> str:
 
 CASES = [
     # the main app: value ranges (field metadata, one validator)
-    (app, ["optimizer.n_iters=0"], "optimizer.n_iters must be >= 1, got 0"),
+    (app, ["optimizer.n_iters=0"], "optimizer.n_iters must be between 1 and 10000, got 0"),
     (app, ["optimizer.grad_clip=-1"], "optimizer.grad_clip must be > 0"),
     (app, ["optimizer.reg_weight=nan"], "optimizer.reg_weight must be a finite number >= 0"),
     (app, ["optimizer.optim.lr=0"], "optimizer.optim.lr must be a finite number > 0"),
@@ -173,7 +183,7 @@ CASES = [
     (app, ["device=gpu"], "device=gpu: not a device; use cpu, cuda or cuda:N"),
     (app, ["device=cuda:9"], "device=cuda:9"),
     # every job of a sweep is checked before the first one starts
-    (app, ["-m", "optimizer.n_iters=2,0"], "optimizer.n_iters must be >= 1, got 0 (in job 1: optimizer.n_iters=0)"),
+    (app, ["-m", "optimizer.n_iters=2,0"], "optimizer.n_iters must be between 1 and 10000, got 0 (in job 1: optimizer.n_iters=0)"),
     (app, ["-m", "experiment=table1,tabel2"], "unknown experiment option 'tabel2'"),
     # evaluate's own settings, and the directories it reads
     (evaluate, [RUN, "metrics=[genevl]"], "got 'genevl' (did you mean geneval?)"),
@@ -206,7 +216,7 @@ CASES = [
     (tables, [RUN, "--tables", "4"], "argument --tables: invalid choice: '4'"),
     # prefetch takes the app's overrides: the same checks
     (prefetch, ["--list", "model=sdxl_trubo"], "did you mean sdxl_turbo?"),
-    (prefetch, ["--list", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (prefetch, ["--list", "optimizer.n_iters=0"], "optimizer.n_iters must be between 1 and 10000"),
     (prefetch, ["--list", "+optimizer.n_iter=2"], "did you mean optimizer.n_iters?"),
     (prefetch, ["--list", "model=sd_turbo,sdxl_turbo"], "is a sweep"),
     # collect
@@ -215,12 +225,96 @@ CASES = [
     (collect, [RUN, "{a_file}"], "is a file: give a directory"),
     # bench and cost.step: their arguments, and overrides checked as the app checks them
     (bench, ["--items", "0"], "argument --items: must be at least 1, got 0"),
-    (bench, ["model=tiny", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (bench, ["model=tiny", "optimizer.n_iters=0"], "optimizer.n_iters must be between 1 and 10000"),
     (bench, ["--plan", "experiment=table9"], "unknown experiment option 'table9': did you mean table3?"),
-    (bench, ["--plan", "experiment=table2", "optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    (bench, ["--plan", "experiment=table2", "optimizer.n_iters=0"], "optimizer.n_iters must be between 1 and 10000"),
     (bench, ["--memory", "model=sd_trubo"], "did you mean sd_turbo?"),
     (cost_step, ["model=sd_trubo"], "did you mean sd_turbo?"),
+    # issue 20. One method setting: a method over another option's settings, a loop of one's own
+    (app, ["optimizer.method=zero_order"], "optimizer.method=zero_order needs the search's settings (candidates, "
+     "similarity): choose the method with optimizer=zero_order"),
+    (app, ["optimizer.method=best_of_n"], "optimizer.method=best_of_n uses no gradient, but optimizer.optim is set"),
+    (app, ["optimizer.method=lbfgs"], "optimizer.method=lbfgs runs torch.optim.LBFGS, but optimizer.optim is "
+     "torch.optim.SGD"),
+    (app, ["optimizer=zero_order", "optimizer.method=reno"], "optimizer=zero_order runs zero-order search, not "
+     "optimizer.method=reno"),
+    (app, ["optimizer=lbfgs", "optimizer.method=reno"], "torch.optim.LBFGS runs only as optimizer.method=lbfgs"),
+    (app, ["optimizer=best_of_n", "optimizer.method=reno"], "optimizer.method=reno steps a torch optimiser, and "
+     "optimizer.optim is null"),
+    (app, ["optimizer.optim=null"], "optimizer.optim is null"),
+    (app, ["optimizer.loop=os"], "optimizer.loop=os: the loop follows from optimizer.method (reno runs reno_exp.reno)"),
+    (app, ["optimizer=best_of_n", "optimizer.loop=reno_exp.zero_order"], "the loop follows from optimizer.method"),
+    (app, ["-m", "optimizer.method=reno,zero_order"], "needs the search's settings (candidates, similarity): choose "
+     "the method with optimizer=zero_order (in job 1: optimizer.method=zero_order)"),
+    (prefetch, ["--list", "optimizer.method=zero_order"], "choose the method with optimizer=zero_order"),
+    # budgets in closed form, bounded: a mistyped cost, a bound on iterates per item
+    (app, ["experiment=equal_compute", "optimizer.forward_backward_cost=1e5"],
+     "optimizer.forward_backward_cost must be a finite number between 1 and 10, got 100000.0"),
+    (app, ["experiment=equal_compute", "optimizer.forward_backward_cost=1e12"], "between 1 and 10, got 1000000000000.0"),
+    (app, ["optimizer=zero_order", "optimizer.candidates=1", "optimizer.forward_backward_cost=10",
+           "optimizer.n_iters=${equal_compute:2000}"], "${equal_compute:2000} gives 19991 iterates per item at "
+     "optimizer.forward_backward_cost=10, over the bound of 10000"),
+    (app, ["optimizer=best_of_n", "optimizer.forward_backward_cost=2", "optimizer.n_iters=${equal_compute:abc}"],
+     "${equal_compute:abc}: the argument is ReNO's iterates, a whole number between 1 and 10000"),
+    (app, ["optimizer=best_of_n", "optimizer.forward_backward_cost=2", "optimizer.n_iters=${equal_compute:0}"],
+     "${equal_compute:0}: the argument is ReNO's iterates"),
+    (app, ["optimizer.n_iters=20000"], "optimizer.n_iters must be between 1 and 10000, got 20000"),
+    (app, ["optimizer.n_iters=${seed}"], "optimizer.n_iters must be between 1 and 10000, got 0"),
+    (bench, ["--plan", "experiment=equal_compute", "optimizer.forward_backward_cost=1e12"],
+     "optimizer.forward_backward_cost must be a finite number between 1 and 10"),
+    # values nothing checked: null where a number goes, backends, group options, non-ASCII values
+    (app, ["batch_size=null"], 'batch_size must be an integer >= 1 or "auto", got null'),
+    (app, ["compile=true", "compile_backend=inductr"], "compile_backend=inductr is not one of"),
+    (app, ["model=null"], "model=null: it needs an option of the model group (flux_schnell, hyper_sdxl"),
+    (app, ["logger=null"], "logger=null: it needs an option of the logger group (none, wandb)"),
+    (app, ["experiment=null"], "experiment=null: leave it out to run without one, or give an option of the "
+     "experiment group (equal_compute, figure3"),
+    (app, ["experiment=[table1,table3]"], "experiment takes one option (a list merges them, the last one's settings "
+     "over the others'); to run each, sweep them: -m experiment=table1,table3"),
+    (app, ["optimizer=[reno,best_of_n]"], "optimizer takes one option"),
+    (app, ["reward=[hpsv2,imagerewrd]"], "unknown reward option 'imagerewrd': did you mean imagereward?"),
+    (app, ["benchmark.prompt=café"], "cannot read the override benchmark.prompt=café: Hydra reads é (not ASCII) only "
+     "inside quotes; write it as 'benchmark.prompt=\"café\"'"),
+    (app, ["benchmark.prompt=一只猫"], "write it as 'benchmark.prompt=\"一只猫\"'"),
+    (app, ["benchmark.prompt=a (red) dog"], "write it as 'benchmark.prompt=\"a (red) dog\"'"),
+    (bench, ["--plan", "model=null"], "model=null: it needs an option of the model group"),
+    # the presets' lists: checked with the config, so a sweep is refused before its directory is made
+    (app, ["-m", "experiment=figure3", "model=tiny", "benchmark.categories=[Animalz]"],
+     "benchmark.categories[0] must be one of Abstract, Animals,"),
+    (app, ["experiment=figure3", "model=tiny", "benchmark.challenges=[Counting]"], "got 'Counting'"),
+    # the tools' flags
+    (cost_step, ["--repeats", "0"], "--repeats must be >= 1, got 0"),
+    (cost_step, ["--threads", "0"], "--threads must be >= 1, got 0"),
+    (cost_step, ["--iterates", "0"], "--iterates must be between 1 and 10000, got 0"),
+    (cost_step, ["--iterates", "100000"], "--iterates must be between 1 and 10000, got 100000"),
+    (bench, ["--plan", "--memory"], "--plan and --memory are separate commands: run one at a time"),
+    (bench, ["--plan", "--items", "3"], "--items does not apply to --plan"),
+    (bench, ["--gpu-gib", "40"], "--gpu-gib does not apply to the timing"),
+    (bench, ["--memory", "--repeats", "2"], "--repeats does not apply to --memory"),
+    (bench, ["--plan", "--gpu", "A100"], "--gpu applies with --peak-share"),
+    (bench, ["--batch-sizes", "1,4", "--items", "2"], "--items 2 is fewer than the largest batch size (4)"),
+    (bench, ["--memory", "--gpu-gib", "inf"], "argument --gpu-gib: must be a finite number of at least 0.001, got inf"),
+    # run.yaml verified on every read; a run holding another config's records is not collected
+    (tables, ["{edited_run_yaml}"], "run.yaml was changed after the run was made: its config gives fingerprint"),
+    (analysis, ["{edited_run_yaml}"], "run.yaml was changed after the run was made"),
+    (evaluate, ["{edited_run_yaml}"], "run.yaml was changed after the run was made"),
+    (collect, ["{edited_run_yaml}", "{base}/collected"], "run.yaml was changed after the run was made"),
+    (app, [*FAST, "hydra.run.dir={edited_run_yaml}"], "run.yaml was changed after the run was made"),
+    (tables, ["{truncated_run_yaml}"], "run.yaml is not whole: no fingerprint"),
+    (app, [*FAST, "hydra.run.dir={truncated_run_yaml}"], "run.yaml is not whole: no fingerprint"),
+    (collect, ["{foreign_records}", "{base}/collected"], "results.jsonl: 1 of its 3 records are not this run's"),
 ]
+
+
+@pytest.mark.parametrize("argv", [["optimizer.method=zero_order"], ["optimizer.loop=os"], ["batch_size=null"],
+                                  ["experiment=equal_compute", "optimizer.forward_backward_cost=1e5"],
+                                  ["benchmark.prompt=café"], ["model=null"], ["experiment=[table1,table3]"]])
+def test_a_refused_launch_makes_no_directory(argv, tmp_path, capsys, monkeypatch):
+    """These failed after the run directory had recorded the launch (or ran the wrong method): now refused
+    before Hydra makes the directory."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert app([*argv, f"hydra.run.dir={tmp_path / 'new'}"]) == 2
+    assert not (tmp_path / "new").exists() and capsys.readouterr().err.startswith("error: ")
 
 
 def case_id(case) -> str:
@@ -304,9 +398,13 @@ def test_every_numeric_field_of_every_schema_has_a_range():
 def test_the_schema_lists_match_the_suites():
     from reno_exp.benchmarks import configs
     from reno_exp.benchmarks.geneval import TAGS
+    from reno_exp.benchmarks.parti_prompts import PartiPrompts
     from reno_exp.benchmarks.t2i_compbench import CATEGORIES
 
     assert configs.CATEGORIES == CATEGORIES and configs.GENEVAL_TAGS == TAGS
+    rows = PartiPrompts().rows()
+    assert set(configs.PARTI_CATEGORIES) == {r["Category"] for r in rows}
+    assert set(configs.PARTI_CHALLENGES) == {r["Challenge"] for r in rows}
 
 
 def test_a_whole_reward_added_with_plus_is_checked_against_its_schema(compose_module):
@@ -455,7 +553,7 @@ def cli(module: str, *args: str, cwd: Path = ROOT):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module, args, message", [
-    ("reno_exp", ["optimizer.n_iters=0"], "optimizer.n_iters must be >= 1"),
+    ("reno_exp", ["optimizer.n_iters=0"], "optimizer.n_iters must be between 1 and 10000"),
     ("reno_exp", ["model=sdxl_trubo"], "did you mean sdxl_turbo?"),
     ("reno_exp", ["+optimizer.n_iter=2"], "did you mean optimizer.n_iters?"),
     ("reno_exp.prefetch", ["--list", "model=sdxl_trubo"], "did you mean sdxl_turbo?"),

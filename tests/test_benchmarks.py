@@ -274,18 +274,21 @@ def test_official_layouts(tmp_path):
 
 def test_collected_shards_equal_one_unsharded_layout(tmp_path):
     """Shards write disjoint parts of the official layouts; collected, they are the unsharded run's layout."""
+    from run_dirs import paper_config
+
     from reno_exp.benchmarks.collect import collect
     from reno_exp.rundir import RunInfo
 
     def job(run_dir: Path, suite, category: str) -> None:
         records = RunRecords(run_dir)
         choices = {"model": "tiny", "reward": "all", "benchmark": suite.name}
-        RunInfo.of({"model": {"_target_": "m"}, "reward": {}, "benchmark": {"_target_": "b", "category": category}},
-                   choices).save(run_dir)
+        column = f"benchmark.category={category}" if suite.name == "t2i_compbench" else "benchmark.tags=[colors]"
+        info = RunInfo.of(paper_config("model=tiny", "reward=all", f"benchmark={suite.name}", column), choices)
+        info.save(run_dir)
         for item in suite.items(0):
             image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
             suite.export(item, {"initial": image, "best": 1 - image}, records)
-            records.append({"key": item.key})
+            records.append({"key": item.key, "fingerprint": info.fingerprint})
 
     def tree(root: Path) -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -300,3 +303,37 @@ def test_collected_shards_equal_one_unsharded_layout(tmp_path):
         assert collect(tmp_path / name / "sharded", tmp_path / name / "b") > 0
         whole, sharded = tree(tmp_path / name / "a"), tree(tmp_path / name / "b")
         assert whole == sharded and len([p for p in whole if p.endswith(".png")]) == 2 * 9
+
+
+def test_collect_lays_out_jobs_of_other_configs_apart_and_never_keeps_one_for_another(tmp_path):
+    """Three methods on the same items (experiment=equal_compute) write the same file names: each config
+    gets its own folder, named by what differs, holding its own images; shards of one config still pool."""
+    from run_dirs import paper_config
+
+    from reno_exp.benchmarks.collect import collect
+    from reno_exp.rundir import RunInfo
+
+    suite = GenEval(tags=["colors"], seeds=[0], limit=2)
+    made = {}
+    for n, (method, shard) in enumerate([("reno", 0), ("reno", 1), ("best_of_n", 0), ("zero_order", 0)]):
+        run_dir = tmp_path / "sweep" / str(n)
+        config = paper_config("model=tiny", "reward=all", "benchmark=geneval", f"optimizer={method}")
+        info = RunInfo.of(config, {"model": "tiny", "reward": "all", "benchmark": "geneval"})
+        records = RunRecords(run_dir)
+        info.save(run_dir)
+        items = suite.items(0)[shard::2] if method == "reno" else suite.items(0)
+        for item in items:
+            image = torch.full((1, 3, 4, 4), (n + 1) / 10)  # each job's own pixels
+            suite.export(item, {"best": image}, records)
+            records.append({"key": item.key, "fingerprint": info.fingerprint})
+            made[(method, item.index)] = round(255 * (n + 1) / 10)
+    assert collect(tmp_path / "sweep", tmp_path / "out") == 3 * 2 * 2  # images and metadata of 2 items, 3 configs
+    base = tmp_path / "out" / "tiny" / "all"
+    assert sorted(p.name for p in base.iterdir()) == ["best_of_n", "reno", "zero_order"]
+    from PIL import Image
+
+    for folder in base.iterdir():
+        method = folder.name
+        for sample in folder.glob("geneval/best/*/samples/*.png"):
+            index = int(sample.parent.parent.name)
+            assert Image.open(sample).getpixel((0, 0))[0] == made[(method, index)], sample

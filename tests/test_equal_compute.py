@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from run_dirs import make_run_dir
+from run_dirs import make_run_dir, paper_config
 from test_reno import Quadratic, SigmoidGenerator
 
 from reno_exp import budget
@@ -88,10 +88,7 @@ def test_the_tiny_sweeps_table_and_figure(tiny_sweep, capsys):
 # ---------------------------------------------------------------------------- the table, by hand
 
 def job(sweep, name, method, records, scores=(), fb_cost=3.0):
-    config = {"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
-              "reward": {"color": {"_target_": "reno_exp.rewards.color.ColorReward", "weight": 1.0}},
-              "optimizer": {"method": method, "forward_backward_cost": fb_cost},
-              "benchmark": {"_target_": "reno_exp.benchmarks.single.SinglePrompt"}}
+    config = paper_config("model=tiny", "reward=color", f"optimizer={method}", f"optimizer.forward_backward_cost={fb_cost}")
     choices = {"model": "tiny", "reward": "color", "benchmark": "single", "experiment": "equal_compute",
                "optimizer": method}
     return make_run_dir(sweep / name, config, choices, [f"optimizer={method}"], records, scores)
@@ -118,10 +115,9 @@ def hand_sweep(tmp_path):
          score("b", "initial", 0.3), score("b", "best", 0.5)])
     old = {k: v for k, v in record("c", [9.0], [1], [0]).items() if k != "curves"}  # no per-iterate counts
     job(tmp_path, "1", "best_of_n", [record("a", [1.0, 0.0, 3.0, 2.0, 5.0, 1.0, 1.0], list(range(1, 8)), [0] * 7),
-                                     record("b", [0.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0], list(range(1, 8)), [0] * 7), old],
-        fb_cost=None)
+                                     record("b", [0.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0], list(range(1, 8)), [0] * 7), old])
     job(tmp_path, "2", "zero_order", [record("a", [0.5, 0.7, 2.5, 2.0], [1, 3, 5, 7], [0] * 4),
-                                      record("b", [0.5, 0.4, 0.6, 0.9], [1, 3, 5, 7], [0] * 4)], fb_cost=None)
+                                      record("b", [0.5, 0.4, 0.6, 0.9], [1, 3, 5, 7], [0] * 4)])
     return tmp_path
 
 
@@ -207,3 +203,44 @@ def test_the_dry_runs_flops_are_the_real_builds(compose):
     ratio = dry["forward_backward"] / dry["forward"]
     assert real["forward_backward"] / real["forward"] == pytest.approx(ratio, rel=0.02)
     assert 1.5 < ratio < 3
+
+
+def count_one_at_a_time(loop, opt, budget_) -> int:
+    """The most iterates that fit, counted as the resolver once did (what the closed form must equal)."""
+    n = 1
+    while loop.spent(opt, n) <= budget_ + budget.EPS:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("fb_cost", [1.0, 1.5, 2.07, 3.7, 10.0])
+@pytest.mark.parametrize("reno_iterates", [1, 2, 50, 137])
+def test_the_budget_in_closed_form_is_the_count_one_at_a_time(compose, method, fb_cost, reno_iterates):
+    opt = compose([f"optimizer={method}", f"optimizer.forward_backward_cost={fb_cost}",
+                   f"optimizer.n_iters=${{equal_compute:{reno_iterates}}}"]).optimizer
+    budget_ = 1 + (reno_iterates - 1) * fb_cost
+    assert opt.n_iters == count_one_at_a_time(budget.loop_of(opt), opt, budget_)
+
+
+def test_a_budget_past_the_bound_on_iterates_is_refused_naming_both(compose):
+    """The bound is what keeps a mistyped cost (or R) from becoming millions of iterates per item: refused in
+    one line with the count and the bound, before anything is built."""
+    opt = compose(["optimizer=zero_order", "optimizer.candidates=1", "optimizer.forward_backward_cost=10"]).optimizer
+    assert budget.equal_compute(1000, _parent_=opt) == 1 + 999 * 10  # one evaluation per iterate: within the bound
+    with pytest.raises(UserError, match=r"\$\{equal_compute:1001\} gives 10001 iterates per item at "
+                                        r"optimizer.forward_backward_cost=10, over the bound of 10000"):
+        budget.equal_compute(1001, _parent_=opt)
+
+
+def test_an_equal_compute_budget_typed_on_the_command_line_runs(tmp_path, capsys):
+    """cost.step prints 'optimizer.n_iters=${equal_compute:N}' for N other than 50: Hydra's record of the
+    command line resolves it too, where it is not an optimizer's n_iters (it used to end the run there)."""
+    from reno_exp.__main__ import cli
+    from reno_exp.rundir import read_info
+
+    assert cli(["optimizer=best_of_n", "optimizer.forward_backward_cost=2", "optimizer.n_iters=${equal_compute:3}",
+                "progress=false", f"hydra.run.dir={tmp_path}"]) == 0
+    info = read_info(tmp_path)
+    assert info.config["optimizer"]["n_iters"] == 5  # 1 + 2 x 2 evaluations, one per iterate
+    assert "optimizer.n_iters=${equal_compute:3}" in info.overrides  # as typed

@@ -12,6 +12,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from PIL import Image
+from run_dirs import paper_config
 
 from reno_exp.analysis import grid
 from reno_exp.analysis.__main__ import main as analysis_main
@@ -40,21 +41,22 @@ def test_differing_overrides_label_the_columns():
     assert grid.differing_overrides(jobs) == ["model=tiny", "model=sd_turbo, seed=3"]
 
 
-def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0) -> Path:
-    """A job directory as the app writes it: images, records and its run.yaml."""
+def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0, start: int = 0) -> Path:
+    """A job directory as the app writes it: images, records and its run.yaml; ``start``: its first item's
+    index (a shard's)."""
+    info = RunInfo.of(paper_config("model=tiny", f"reward.color.channel={channel}", "optimizer.n_iters=4"),
+                      overrides=[f"reward.color.channel={channel}"])
     rec = RunRecords(path)
-    for i, prompt in enumerate(prompts):
+    info.save(path)
+    for i, prompt in enumerate(prompts, start):
         key = f"{i:05d}_00"
         initial = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(initial_seed + i))
         best = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(100 + 10 * i + len(channel)))
-        rec.append({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0,
+        rec.append({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0, "fingerprint": info.fingerprint,
                     "initial": {"color": -10.0 * (i + 1), "total": -10.0 * (i + 1)},
                     "best": {"color": 5.0 * (i + 1), "total": 5.0 * (i + 1)}, "best_iteration": 3,
                     "initial_image": rec.save_image(initial, f"images/{key}_initial.png"),
                     "image": rec.save_image(best, f"images/{key}_best.png")})
-    RunInfo.of({"model": {"_target_": "reno_exp.generators.tiny.TinyGenerator"},
-                "reward": {"color": {"weight": 1.0, "channel": channel}},
-                "optimizer": {"method": "reno", "n_iters": 4}}, overrides=[f"reward.color.channel={channel}"]).save(path)
     return path
 
 
@@ -97,6 +99,26 @@ def test_grid_of_two_jobs(tmp_path):
     assert len(notes) == 2 and "different initial images" in notes[0]
 
 
+def test_the_shards_of_a_configuration_share_its_column(tmp_path):
+    """Two configurations, each in two shards: three columns (initial, red, blue), every tile an image."""
+    sweep, prompts = tmp_path / "sweep", ["a shiba inu", "a snail", "brain coral", "a capybara"]
+    jobs = {(channel, shard): make_job(sweep / f"{channel}{shard}", channel, prompts[2 * shard: 2 * shard + 2],
+                                       start=2 * shard) for channel in ("red", "blue") for shard in (0, 1)}
+    runs = [Run.load(j) for j in jobs.values()]
+    cols = grid.columns(runs)
+    assert [c.label for c in cols] == ["reward.color.channel=red", "reward.color.channel=blue"]
+    assert [[r.dir.name for r in c.runs] for c in cols] == [["red0", "red1"], ["blue0", "blue1"]]
+    made, notes = grid.grid_figure(runs, sweep / "analysis" / "grid.png")
+    with Image.open(made) as im:
+        assert im.size == grid.size(4, 3)  # one column per configuration, not per shard (5)
+        for r in range(4):
+            for c, channel in enumerate(("red", "blue"), start=1):
+                job = jobs[(channel, r // 2)]
+                with Image.open(job / "images" / f"{r:05d}_00_best.png") as s:
+                    want = centre_mean(s, (0, 0, s.width, s.height))
+                assert np.abs(centre_mean(im, grid.tile_box(r, c, 4)) - want).max() < 6, (r, c)
+
+
 @pytest.mark.slow  # a real two-job sweep of the tiny model (about 35 s), then the analysis
 def test_grid_of_a_two_job_tiny_sweep(tmp_path):
     sweep = tmp_path / "sweep"
@@ -109,4 +131,20 @@ def test_grid_of_a_two_job_tiny_sweep(tmp_path):
     assert analysis_main([str(sweep), "--max-figures", "2", "--n-random", "8"]) == 0
     jobs = [sweep / "0", sweep / "1"]
     check_grid(sweep, jobs)
-    assert grid.job_labels([Run.load(j) for j in jobs]) == ["reward.color.channel=red", "reward.color.channel=blue"]
+    assert [c.label for c in grid.columns([Run.load(j) for j in jobs])] == ["reward.color.channel=red",
+                                                                            "reward.color.channel=blue"]
+
+
+def test_columns_of_other_methods_and_models_are_named_by_their_options(tmp_path):
+    """A sweep over methods (or models) labels its columns by the option, not by every key it sets."""
+    from run_dirs import paper_config
+
+    runs = []
+    for n, options in enumerate([("optimizer=reno",), ("optimizer=best_of_n", "optimizer.n_iters=99"),
+                                 ("model=sd_turbo", "optimizer=reno")]):
+        (tmp_path / str(n)).mkdir()
+        RunInfo.of(paper_config(*options), {"reward": "color"}).save(tmp_path / str(n))
+        runs.append(Run.load(tmp_path / str(n)))
+    assert [c.label for c in grid.columns(runs)] == ["model=tiny, optimizer=reno, optimizer.n_iters=50",
+                                                     "model=tiny, optimizer=best_of_n, optimizer.n_iters=99",
+                                                     "model=sd_turbo, optimizer=reno, optimizer.n_iters=50"]

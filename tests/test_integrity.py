@@ -273,8 +273,10 @@ def test_outputs_that_cannot_be_written_stop_the_run_before_any_work(compose, tm
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sweep, rows", [
-    (["optimizer=reno,best_of_n"], {"optimizer=best_of_n", "optimizer=reno"}),
-    (["reward.color.channel=red,green,blue"], {f"reward.color.channel={c}" for c in ("red", "green", "blue")}),
+    # a row's variant is how its config departs from the paper's setting (FAST's 2 iterates included)
+    (["optimizer=reno,best_of_n"], {"optimizer=best_of_n, optimizer.n_iters=2", "optimizer.n_iters=2"}),
+    (["reward.color.channel=red,green,blue"], {"optimizer.n_iters=2", *(f"reward.color.channel={c}, optimizer.n_iters=2"
+                                                                        for c in ("green", "blue"))}),
 ])
 def test_sweep_tables_keep_every_difference(tmp_path, sweep, rows):
     p = cli("reno_exp", "-m", *sweep, *FAST, f"hydra.sweep.dir={tmp_path}")
@@ -288,30 +290,28 @@ def test_sweep_tables_keep_every_difference(tmp_path, sweep, rows):
 
 
 def test_shards_of_one_job_merge_into_one_row(tmp_path):
-    from run_dirs import make_run_dir
+    from run_dirs import make_run_dir, paper_config
 
     from reno_exp.tables.jobs import find_jobs
 
-    config = {"model": {"_target_": "x.Tiny"}, "reward": {"color": {"weight": 1.0}},
-              "benchmark": {"_target_": "reno_exp.benchmarks.single.X", "num_shards": 2}}
+    config = paper_config("model=tiny", "reward=color", "optimizer.optim.lr=3")
     for shard in (0, 1):
-        make_run_dir(tmp_path / str(shard), {**config, "benchmark": {**config["benchmark"], "shard_index": shard}},
-                     {"model": "tiny", "reward": "color"}, [f"benchmark.shard_index={shard}", "optimizer.optim.lr=3"])
+        make_run_dir(tmp_path / str(shard), config, {"model": "tiny", "reward": "color"},
+                     [f"benchmark.shard_index={shard}", "optimizer.optim.lr=3"])
     jobs = find_jobs(tmp_path)
-    assert [j.variant for j in jobs] == ["", ""]
+    assert [j.variant for j in jobs] == ["optimizer.optim.lr=3"] * 2  # one row, from the config
 
 
 def test_jobs_whose_configs_differ_without_an_override_are_never_pooled(tmp_path):
-    from run_dirs import make_run_dir
+    from run_dirs import make_run_dir, paper_config
 
     from reno_exp.tables.jobs import find_jobs
 
     for i, lr in enumerate((5.0, 10.0)):  # two launches apart, same overrides, other defaults
-        make_run_dir(tmp_path / str(i), {"model": {"_target_": "x.Tiny"}, "reward": {"color": {"weight": 1.0}},
-                                         "optimizer": {"optim": {"lr": lr}}, "benchmark": {"_target_": "x.single.X"}},
+        make_run_dir(tmp_path / str(i), paper_config("model=tiny", "reward=color", f"optimizer.optim.lr={lr}"),
                      {"model": "tiny", "reward": "color"}, [])
     variants = [j.variant for j in find_jobs(tmp_path)]
-    assert len(set(variants)) == 2 and all(v.startswith("config ") for v in variants)
+    assert variants == ["", "optimizer.optim.lr=10"]  # the config names what sets them apart
 
 
 # ---------------------------------------------------------------------------------------------- W&B

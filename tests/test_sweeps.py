@@ -104,6 +104,8 @@ def test_table1_sweep_runs_offline_and_tabulates(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| | Color | Shape | Texture | Aesthetic |" in out
     assert "| SD-Turbo + All | — (0.7830) | — (0.6244) | — (0.7466) | — (5.704) |" in out
-    for reward in SWEEPS["table1"]["reward"]:
+    lines = out.splitlines()
+    for reward in SWEEPS["table1"]["reward"]:  # the runs table: each job once, marked as not the paper's setting
         for category in SWEEPS["table1"]["benchmark.category"]:
-            assert f"| tiny | {reward} |  | t2i_compbench | {category} | 1 |" in out
+            assert sum(x.startswith(f"| tiny | reno | {reward} | random_init=true, tiny=true, ") and
+                       f"optimizer.n_iters=2 | t2i_compbench | {category} | 1 |" in x for x in lines) == 1, reward

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
-from run_dirs import make_run_dir
+from run_dirs import make_run_dir, paper_config
 
 from reno_exp import tables
 from reno_exp.tables import wandb_log
@@ -14,11 +15,12 @@ from reno_exp.tables import wandb_log
 
 def make_job(root: Path, num: int, model: str, reward: str, suite: str, records: list[dict],
              scores: list[dict], experiment: str | None = None, overrides: list[str] | None = None,
-             logger: dict | None = None, optimizer: str | None = None, **config) -> Path:
-    """A job dir as the app leaves it: run.yaml, launches/000/config.yaml, results.jsonl, evaluation.jsonl."""
-    config = {"model": {"_target_": f"x.{model}"}, "reward": {} if reward == "none" else {reward: {"weight": 1.0}},
-              "benchmark": {"_target_": f"reno_exp.benchmarks.{suite}.X"},
-              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}, **config}
+             logger: dict | None = None, optimizer: str | None = None) -> Path:
+    """A job dir as the app leaves it: run.yaml (the config these options compose on CUDA), launches/000,
+    results.jsonl, evaluation.jsonl."""
+    options = [f"model={model}", f"reward={reward}", f"benchmark={suite}", *([f"optimizer={optimizer}"] * bool(optimizer))]
+    config = {**paper_config(*options, *(overrides or [])),
+              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
     choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment, "optimizer": optimizer}
     return make_run_dir(root / str(num), config, choices, overrides, records, scores)
 
@@ -184,3 +186,75 @@ def test_wandb_follows_the_jobs_logger(tmp_path, monkeypatch, capsys):
     assert tables.main([str(tmp_path / "s")]) == 0
     assert inits[-1]["project"] == "p" and inits[-1]["mode"] == "offline"
     assert tables.main([str(tmp_path / "s"), "--no-wandb"]) == 0 and len(inits) == 1
+
+
+# ------------------------------------------------------------------- labels from the config (issue 20)
+
+def geneval_records() -> list[dict]:
+    return [{"key": f"{i:05d}_00", "index": i, "k": 0, "prompt": f"p{i}", "seed": 0,
+             "meta": {"suite": "geneval", "tag": tag, "include": []}} for i, tag in enumerate(tables.TAGS)]
+
+
+def scored(recs: list[dict]) -> list[dict]:
+    return [score(r, s, "geneval", 1.0) for r in recs for s in ("initial", "best")]
+
+
+def test_a_sweep_off_the_papers_setting_is_marked_in_every_row_and_never_beside_the_paper(tmp_path):
+    """Every job at random weights and 64 px: no override differs between the jobs, yet no row reads as the
+    paper's SD-Turbo, and no paper number stands beside ours."""
+    sweep = tmp_path / "sweep"
+    smoke = ["random_init=true", "model.resolution=64"]
+    make_job(sweep, 0, "sd_turbo", "all", "geneval", geneval_records(), scored(geneval_records()),
+             experiment="table3", overrides=smoke)
+    assert tables.main([str(sweep)]) == 0
+    ours = [r for r in csv.DictReader(open(sweep / "tables.csv")) if r["ours"]]
+    assert {r["row"] for r in ours} == {"SD-Turbo [random_init=true, model.resolution=64]",
+                                        "SD-Turbo + ReNO [random_init=true, model.resolution=64]"}
+    assert {r["paper"] for r in ours} == {""}
+    runs = list(csv.DictReader(open(sweep / "runs.csv")))
+    assert {r["variant"] for r in runs} == {"random_init=true, model.resolution=64"}
+
+
+def test_the_method_and_the_settings_come_from_the_config_not_the_option_names(tmp_path):
+    """run.yaml's choices say optimizer=reno (a method set with optimizer.method=best_of_n before it was
+    refused); its config, verified by its fingerprint, says best-of-N: the row, runs.csv and the variant
+    follow the config."""
+    sweep = tmp_path / "sweep"
+    recs = geneval_records()
+    config = paper_config("model=sd_turbo", "reward=all", "benchmark=geneval", "optimizer=best_of_n")
+    make_run_dir(sweep / "0", config, {"model": "sd_turbo", "reward": "all", "benchmark": "geneval",
+                                       "experiment": "table3", "optimizer": "reno"}, [], recs, scored(recs))
+    assert tables.main([str(sweep)]) == 0
+    ours = [r for r in csv.DictReader(open(sweep / "tables.csv")) if r["ours"] and r["method"] == "all"]
+    assert {r["row"] for r in ours} == {"SD-Turbo + best-of-N [optimizer=best_of_n]"} and {r["paper"] for r in ours} == {""}
+    assert {r["method"] for r in csv.DictReader(open(sweep / "runs.csv"))} == {"best_of_n"}
+
+
+def test_only_the_papers_setting_on_cuda_gets_the_papers_numbers(tmp_path):
+    """The same options run on a CPU compute in float32: marked, no paper number; on CUDA: the paper's."""
+    for device, row, paper in (("cuda", "SD-Turbo + ReNO", "0.62"),
+                               ("cpu", "SD-Turbo + ReNO [model.dtype=float32, reward.*.dtype=float32]", "")):
+        sweep = tmp_path / device
+        recs = geneval_records()
+        make_run_dir(sweep / "0", {**paper_config("model=sd_turbo", "reward=all", "benchmark=geneval", device=device),
+                                   "logger": {"_target_": "reno_exp.loggers.NullLogger"}},
+                     {"model": "sd_turbo", "reward": "all", "benchmark": "geneval", "experiment": "table3"}, [], recs,
+                     scored(recs))
+        assert tables.main([str(sweep)]) == 0
+        mean = next(r for r in csv.DictReader(open(sweep / "tables.csv")) if r["ours"] and r["method"] == "all"
+                    and r["column"] == "mean")
+        assert (mean["row"], mean["paper"]) == (row, paper)
+
+
+def test_records_of_another_config_are_left_out_and_said_once(tmp_path, caplog):
+    sweep = tmp_path / "sweep"
+    recs = geneval_records()
+    run = make_job(sweep, 0, "sd_turbo", "all", "geneval", recs, scored(recs), experiment="table3")
+    other = {**recs[0], "key": "00009_00", "fingerprint": "0123456789ab", "initial": {"total": 5.0},
+             "best": {"total": 9.0}}
+    with open(run / "results.jsonl", "a") as f:
+        f.write(json.dumps(other) + "\n")
+    assert tables.main([str(sweep)]) == 0  # four table families read the records: said once
+    said = [r.message for r in caplog.records if "records are not this run's" in r.message]
+    assert len(said) == 1 and "1 of its 7 records are not this run's (fingerprint 0123456789ab, not run.yaml's" in said[0]
+    assert sum(int(r["images"]) for r in csv.DictReader(open(sweep / "runs.csv"))) == 6  # the run's own six

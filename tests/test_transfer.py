@@ -239,5 +239,5 @@ def test_a_run_with_transfer_records_evaluates_and_tables_both_image_sets(compos
     assert scored == {"initial", "best", "initial_transfer", "best_transfer"}
     assert tables.main([str(tmp_path), "--no-wandb"]) == 0
     out = capsys.readouterr().out
-    assert "| TinyGenerator → TinySDTransfer |" in out  # the initial noises through the transfer model
-    assert "| TinyGenerator + ReNO (color) → TinySDTransfer |" in out
+    assert "| tiny → tiny [optimizer.n_iters=2] |" in out  # the initial noises through the transfer model
+    assert "| tiny + ReNO (color) → tiny [optimizer.n_iters=2] |" in out

@@ -20,7 +20,7 @@ from reno_exp.analysis import distances as dist
 from reno_exp.analysis import figure5, figures, grid
 from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
-from reno_exp.analysis.runs import Run, read_config, run_dirs
+from reno_exp.analysis.runs import Run, run_dirs
 from reno_exp.analysis.spectra import LOW, Spectra, spectra
 from reno_exp.rundir import writable
 
@@ -34,6 +34,7 @@ class Outputs:
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     table: dist.Table | None = None
+    run: Run | None = None  # what was analysed (its records read once)
     coherence: Coherence | None = None
     spectra: Spectra | None = None
 
@@ -55,7 +56,7 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
     run = Run.load(run_dir)
     if not run.records:
         raise FileNotFoundError(f"{run.dir}: no records (results.jsonl missing or empty)")
-    out = Outputs(run.dir, Path(out_dir) if out_dir else run.dir / "analysis")
+    out = Outputs(run.dir, Path(out_dir) if out_dir else run.dir / "analysis", run=run)
     writable(out.out_dir, folder=True)
     out.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -152,9 +153,6 @@ def write_summary(run: Run, out: Outputs) -> Path:
     return path
 
 
-def overrides_of(run_dir: Path) -> str:
-    rc = read_config(run_dir)
-    return " ".join(rc.overrides) if rc else ""
 
 
 def analyse(path: str | Path, **kw) -> list[Outputs]:
@@ -172,8 +170,7 @@ def analyse(path: str | Path, **kw) -> list[Outputs]:
             log.warning("%s", e)
     if dirs != [path] and outputs:
         write_sweep_table(path, outputs)
-        runs = [Run.load(o.run_dir) for o in outputs]
-        made = grid.grid_figure(runs, path / "analysis" / "grid.png", kw.get("max_figures", 16))
+        made = grid.grid_figure([o.run for o in outputs], path / "analysis" / "grid.png", kw.get("max_figures", 16))
         if made:
             log.info("%s: initial and best image of each job (%s)", made[0], "; ".join(made[1]) or "same initial images")
     return outputs
@@ -190,10 +187,10 @@ def write_sweep_table(sweep: Path, outputs: list[Outputs]) -> tuple[Path, Path]:
         vals = [dist.fmt(o.table.rows[i].mean) for o in outputs]
         theirs = dist.fmt(dist.SEED_VALUES[r.name]) if any_comparable else "n/c"
         md.append(f"| {r.label} | " + " | ".join(vals) + f" | {theirs} |")
-    md += ["", "Jobs:"] + [f"- {n}: {overrides_of(o.run_dir) or '(no overrides)'}; seed presentation's values "
-                          f"{o.table.note}" for n, o in zip(names, outputs)]
+    md += ["", "Jobs:"] + [f"- {n}: {o.run.label}; seed presentation's values {o.table.note}"
+                          for n, o in zip(names, outputs)]
     (out_dir / "distances.md").write_text("\n".join(md) + "\n")
-    write_rows(out_dir / "distances.csv", ["job", "overrides", "distance", "mean", "std", "n", "seed_presentation"],
-               [[n, overrides_of(o.run_dir), r.name, dist.fmt(r.mean), dist.fmt(r.std), r.n, dist.fmt(r.presentation)]
+    write_rows(out_dir / "distances.csv", ["job", "configuration", "distance", "mean", "std", "n", "seed_presentation"],
+               [[n, o.run.label, r.name, dist.fmt(r.mean), dist.fmt(r.std), r.n, dist.fmt(r.presentation)]
                 for n, o in zip(names, outputs) for r in o.table.rows])
     return out_dir / "distances.md", out_dir / "distances.csv"

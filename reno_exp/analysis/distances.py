@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from reno_exp import labels
 from reno_exp.analysis.runs import Run
 
 # The seed presentation ("Further analysis"), SD-Turbo on Parti-Prompts.
@@ -77,7 +78,7 @@ def stats(d: torch.Tensor) -> tuple[float, float, int]:
 
 def comparable(run: Run) -> tuple[bool, str]:
     """Whether the seed presentation's numbers describe the same experiment: SD-Turbo with its real
-    weights on Parti-Prompts (read from the run's config). Returns (yes/no, why)."""
+    weights on Parti-Prompts, in the paper's setting (read from the run's config). Returns (yes/no, why)."""
     cfg = run.config
     if cfg is None:
         return False, "no run.yaml: configuration unknown"
@@ -90,6 +91,8 @@ def comparable(run: Run) -> tuple[bool, str]:
         why.append("random weights (random_init=true)")
     if not bench.endswith("PartiPrompts"):
         why.append(f"benchmark {bench.rsplit('.', 1)[-1]} (seed presentation: Parti-Prompts)")
+    if not why and (off := labels.departures(run.info.config, run.info.choices, run.info.overrides)):
+        why.append(f"not the paper's setting ({', '.join(off)})")
     if why:
         return False, "not comparable: " + "; ".join(why)
     return True, "comparable: SD-Turbo with real weights on Parti-Prompts, as in the seed presentation"

@@ -12,11 +12,13 @@ from functools import cached_property
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from safetensors.torch import load_file
 
-from reno_exp.records import RESULTS, read_records
-from reno_exp.rundir import read_info
+from reno_exp import labels
+from reno_exp.records import RESULTS
+from reno_exp.run_files import own_records
+from reno_exp.rundir import RunInfo, read_info
 
 EVALUATION = "evaluation.jsonl"
 NOISE_KEYS = ("initial_noise", "best_noise", "initial_latent", "best_latent")
@@ -29,26 +31,37 @@ class Run:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Run:
+        """The run's own records (those its run.yaml's config produced; others are left out, said once)."""
         run_dir = Path(run_dir)
-        return cls(run_dir, read_records(run_dir / RESULTS))
+        return cls(run_dir, own_records(run_dir))
 
     @property
     def name(self) -> str:
         return self.dir.name
 
     @cached_property
+    def info(self) -> RunInfo | None:
+        """Its run.yaml (None when the run was not made by the app)."""
+        return read_info(self.dir)
+
+    @cached_property
     def setup(self) -> RunConfig | None:
         """What the run was made with (None when the run was not made by the app)."""
-        return read_config(self.dir)
+        return None if self.info is None else RunConfig(self.info.cfg(), self.info.choices, self.info.overrides)
 
     @property
     def config(self) -> DictConfig | None:
         return self.setup.config if self.setup else None
 
-    @property
+    @cached_property
     def label(self) -> str:
-        """The configuration in a few words, for figure titles (the directory name without a config)."""
-        return describe(self.setup) if self.setup else self.name
+        """The configuration in a few words, for figure titles, from its resolved config (reno_exp.labels):
+        generator, rewards with weights, method, and how it departs from the paper's setting (the directory
+        name without a config)."""
+        if self.info is None:
+            return self.name
+        off = labels.departures(self.info.config, self.info.choices, self.info.overrides)
+        return labels.describe(self.info.config, self.info.choices) + (f" [{', '.join(off)}]" if off else "")
 
     def noises(self, record: dict) -> dict[str, torch.Tensor] | None:
         """initial/best noise and latent of one item, each (1, *latent_shape) float32; None if absent."""
@@ -90,24 +103,6 @@ def read_config(run_dir: str | Path) -> RunConfig | None:
     foreign file is a UserError naming it."""
     info = read_info(run_dir)
     return None if info is None else RunConfig(info.cfg(), info.choices, info.overrides)
-
-
-def describe(rc: RunConfig) -> str:
-    """'sd_turbo | hpsv2 5 + imagereward 1 | reno, 50 iterates': model, rewards with weights, method."""
-    cfg = rc.config
-    model = rc.choices.get("model") or str(OmegaConf.select(cfg, "model._target_", default="?")).rsplit(".", 1)[-1]
-    if OmegaConf.select(cfg, "random_init", default=False):
-        model += " (random weights)"
-    rewards = OmegaConf.select(cfg, "reward", default=None) or {}
-
-    def weight(r) -> str:
-        w = OmegaConf.select(r, "weight", default=None) if isinstance(r, DictConfig) else None
-        return f" {w:g}" if isinstance(w, (int, float)) else ""
-
-    weights = " + ".join(f"{name}{weight(r)}" for name, r in rewards.items()) or "no reward"
-    method = str(OmegaConf.select(cfg, "optimizer.method", default="") or rc.choices.get("optimizer", "?"))
-    n = OmegaConf.select(cfg, "optimizer.n_iters", default=None)
-    return f"{model} | {weights} | {method}" + (f", {n} iterates" if n is not None else "")
 
 
 def run_dirs(path: str | Path) -> list[Path]:

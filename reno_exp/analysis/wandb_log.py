@@ -36,7 +36,7 @@ def publish(run: Run, out_dir: Path, pictures: list[Path], table: Table | None, 
 
     mode = mode or settings["mode"] or "online"
     kw = {"project": settings["project"] or "reno_exp", "entity": settings["entity"], "group": settings["group"],
-          "job_type": "analysis", "name": f"{run.name}-analysis", "dir": str(out_dir),
+          "job_type": "analysis", "name": f"{run.name}-analysis: {run.label}"[:128], "dir": str(out_dir),
           "config": {"run_dir": str(run.dir)}}
     wb_settings = wandb.Settings(init_timeout=60, silent=True)
     try:

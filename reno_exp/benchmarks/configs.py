@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from omegaconf import MISSING
@@ -10,6 +11,17 @@ from reno_exp.validate import Rule, rule
 
 CATEGORIES = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")
 GENEVAL_TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
+# PartiPrompts' categories and challenges, as in its file (a name may also be given in snake case)
+PARTI_CATEGORIES = ("Abstract", "Animals", "Artifacts", "Arts", "Food & Beverage", "Illustrations", "Indoor Scenes",
+                    "Outdoor Scenes", "People", "Produce & Plants", "Vehicles", "World Knowledge")
+PARTI_CHALLENGES = ("Basic", "Complex", "Fine-grained Detail", "Imagination", "Linguistic Structures", "Perspective",
+                    "Properties & Positioning", "Quantity", "Simple Detail", "Style & Format", "Writing & Symbols")
+
+
+def snake(name: str) -> str:
+    """'Food & Beverage' -> 'food_beverage'."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
 SEEDS = rule(nonempty=True, unique=True, each=Rule(ge=0))
 
 
@@ -52,8 +64,10 @@ class GenEvalConfig(BenchmarkConfig):
 @dataclass
 class PartiPromptsConfig(BenchmarkConfig):
     _target_: str = "reno_exp.benchmarks.parti_prompts.PartiPrompts"
-    categories: list[str] | None = field(default=None, metadata=rule(nonempty=True))  # None: all 12
-    challenges: list[str] | None = field(default=None, metadata=rule(nonempty=True))  # None: all 11
+    categories: list[str] | None = field(  # None: all 12
+        default=None, metadata=rule(nonempty=True, unique=True, each=Rule(choices=PARTI_CATEGORIES, normalize=snake)))
+    challenges: list[str] | None = field(  # None: all 11
+        default=None, metadata=rule(nonempty=True, unique=True, each=Rule(choices=PARTI_CHALLENGES, normalize=snake)))
     seeds: list[int] = field(default_factory=lambda: [0], metadata=SEEDS)
 
 

@@ -1,5 +1,5 @@
 """PartiPrompts: ``benchmark=parti_prompts``, optionally ``benchmark.categories=[Animals]`` and/or
-``benchmark.challenges=[Counting]`` (names as in the file, or in snake case: ``food_beverage``).
+``benchmark.challenges=[Quantity]`` (names as in the file, or in snake case: ``food_beverage``).
 
 The TSV is read with quoting disabled: 22 prompts hold literal double quotes, which a default CSV reader
 would take as field quoting and silently merge or cut. There is no automatic metric and no official
@@ -11,19 +11,15 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import re
 
 from reno_exp.benchmarks.base import PromptSuite
+from reno_exp.benchmarks.configs import snake
 from reno_exp.benchmarks.files import fetch, read_lines
 from reno_exp.errors import UserError
 
 SUITE = "parti_prompts"
 FILE = "PartiPrompts.tsv"
 HEADER = ["Prompt", "Category", "Challenge", "Note"]
-
-
-def snake(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def read_tsv(path) -> list[dict]:

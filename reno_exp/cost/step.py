@@ -138,12 +138,17 @@ def main(argv=None) -> int:
     p.add_argument("--iterates", type=int, default=50, help="ReNO's iterates in the equal-compute sweep")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from reno_exp.config import MAX_ITERATES
     from reno_exp.run import placed
+    from reno_exp.validate import check_arg
 
     keep = [o for o in args.overrides if not o.startswith(("optimizer=", "optimizer.n_iters"))]
     try:
+        check_arg("--repeats", args.repeats, ge=1)
+        check_arg("--threads", args.threads, ge=1)
+        check_arg("--iterates", args.iterates, ge=1, le=MAX_ITERATES)
+        if args.threads:
+            torch.set_num_threads(args.threads)
         cfg = app_config([*args.overrides, "logger=none", "progress=false"], COMMAND)
         counted = dry_flops(cfg)
         ratios = {"FLOPs (meta dry run)": counted["forward_backward"] / counted["forward"]}

@@ -39,10 +39,6 @@ def choose(jobs: list[Job]) -> list[str]:
     return [NAME] if any(j.experiment == NAME for j in jobs) else []
 
 
-def method_of(job: Job) -> str:
-    return job.info.choices.get("optimizer") or str(job.info.config["optimizer"]["method"])
-
-
 def costs(record: dict, forward_backward_cost: float | None) -> list[float] | None:
     """Each iterate's cost in generator evaluations; None for a record without per-iterate counts, or a
     gradient method's record without a measured forward+backward cost."""
@@ -127,8 +123,9 @@ def collect(jobs: list[Job]) -> tuple[dict[tuple, Row], dict[tuple, list[tuple[s
     rows: dict[tuple, Row] = defaultdict(Row)
     metrics: dict[tuple, list[tuple[str, str]]] = defaultdict(lambda: [("reward", "total")])
     for job in jobs:
-        method = method_of(job)
-        variant = ", ".join(v for v in job.variant.split(", ") if v and not v.startswith("optimizer="))
+        method = job.optimizer
+        # the method is this table's row and the budget sets each method's iterates: the rest sets groups apart
+        variant = ", ".join(d for d in job.departures if not d.startswith("optimizer.n_iters="))
         group = (job.model, job.reward, job.suite, variant)
         row = rows[(*group, method)]
         fb_cost = job.info.config["optimizer"].get("forward_backward_cost")

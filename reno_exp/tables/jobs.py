@@ -1,12 +1,15 @@
-"""The jobs of a sweep, as their own run records say (``run.yaml``), and what sets each one apart.
+"""The jobs of a sweep, as their own run records say (``run.yaml``, verified), and what sets each one apart.
 
-A job's row in a table is its model, its method (the reward option) and its *variant*: every override
-that differs between the sweep's jobs (``optimizer=best_of_n``, ``reward.color.channel=red``,
-``optimizer.optim.lr=10``) and an optimiser other than ReNO's even when all jobs share it, except the ones a table lays out as columns (the T2I-CompBench category,
-GenEval tags) and the ones that change no result (shards, logging: reno_exp.identity). Jobs that differ
-only in their shard have the same variant and merge. Two jobs that would share a row although their
-result-affecting configs differ (not by overrides: by defaults, or launched apart) get their config
-fingerprint in the variant, so their numbers are never pooled.
+A job's row in a table is its model, its method (the reward option) and its *variant*, all read from its
+resolved config (reno_exp.labels), never from the option names or overrides it was launched with: the
+optimisation method when it is not ReNO (``optimizer=best_of_n``), then every way its config departs from
+the paper's setting of its model, rewards and suite (``random_init=true``, ``model.resolution=64``,
+``optimizer.optim.lr=10``), except the keys a table lays out as columns (the T2I-CompBench category,
+GenEval tags) and the ones that change no result (shards, logging: reno_exp.identity). A row without a
+variant is the paper's setting, and only such a row is printed beside the paper's numbers. Jobs that
+differ only in their shard have the same variant and merge; two jobs with the same variant have the same
+result config (outside the columns), and if they somehow do not, their config fingerprint is added, so
+their numbers are never pooled.
 """
 
 from __future__ import annotations
@@ -15,67 +18,63 @@ import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from reno_exp import identity
-from reno_exp.records import RESULTS, JsonLines, read_records
+from reno_exp import identity, labels
+from reno_exp.labels import COLUMNS
+from reno_exp.records import RESULTS, JsonLines
+from reno_exp.run_files import own_records
 from reno_exp.rundir import RunInfo, latest_launch, read_info
 
 EVALUATION = "evaluation.jsonl"
-COLUMNS = ("benchmark.category", "benchmark.tags")  # laid out as a table's columns, not its rows
-CHOSEN = ("model", "reward", "benchmark", "experiment", "transfer")  # a row's model and method, a table's suite
 
 
 @dataclass
 class Job:
     dir: Path
     info: RunInfo
-    model: str
-    reward: str
+    model: str  # the model option whose generator the config builds
+    reward: str  # the reward option (a table's method)
     suite: str
     experiment: str | None
     transfer: str | None = None  # the transfer option (transfer=sdxl_base), if its images are rendered
-    optimizer: str = "reno"  # the method: a job of another one (best_of_n, ...) is never labelled ReNO
-    variant: str = ""  # what sets its ReNO images apart from the other jobs'
+    optimizer: str = "reno"  # the method that ran (labels.method_option): never labelled ReNO when it is not
+    departures: list[str] = field(default_factory=list)  # from the paper's setting (labels.departures)
+    variant: str = ""  # what sets its ReNO images apart from the paper's setting
     baseline: str = ""  # what sets its initial images (the one-step model's) apart: the model's part of it
     logger: dict = field(default_factory=dict)
+
+    @cached_property
+    def records(self) -> list[dict]:
+        """The records its own config produced, read once (the others are left out, said once)."""
+        return own_records(self.dir, self.info)
 
 
 def job_of(run: Path, info: RunInfo) -> Job:
     cfg, choices = info.config, info.choices
-    model = choices.get("model") or str(cfg["model"]["_target_"]).rsplit(".", 1)[-1]
-    reward = choices.get("reward") or ("+".join(cfg.get("reward") or {}) or "none")
-    suite = choices.get("benchmark") or str(cfg["benchmark"]["_target_"]).rsplit(".", 2)[-2]
-    transfer = (choices.get("transfer") or str(cfg["transfer"]["_target_"]).rsplit(".", 1)[-1]) if cfg.get("transfer") else None
-    return Job(run, info, model, reward, suite, choices.get("experiment"), transfer,
-               choices.get("optimizer") or "reno", logger=latest_launch(run).get("logger") or {})
+    return Job(run, info, labels.model_option(cfg, choices), labels.reward_option(cfg, choices, info.overrides),
+               labels.suite_option(cfg, choices), choices.get("experiment"), labels.transfer_option(cfg, choices),
+               labels.method_option(cfg), labels.departures(cfg, choices, info.overrides),
+               logger=latest_launch(run).get("logger") or {})
 
 
 def find_jobs(sweep: Path) -> list[Job]:
+    """The sweep's run directories with a run.yaml (callers refuse foreign and damaged ones first)."""
     jobs = []
     for results in sorted(sweep.rglob(RESULTS)):
-        run = results.parent
-        info = read_info(run)
+        info = read_info(results.parent)
         if info is None:
-            print(f"skipping {run}: no run.yaml (not a reno_exp run directory)", file=sys.stderr)
+            print(f"skipping {results.parent}: no run.yaml (not a reno_exp run directory)", file=sys.stderr)
             continue
-        jobs.append(job_of(run, info))
+        jobs.append(job_of(results.parent, info))
     label_variants(jobs)
     return jobs
 
 
-def overrides(job: Job) -> set[str]:
-    out = set()
-    for o in job.info.overrides:
-        key = o.split("=", 1)[0].lstrip("+~")
-        if key not in CHOSEN and key not in COLUMNS and not identity.neutral(key):
-            out.add(o.lstrip("+~"))
-    return out
-
-
 def makes_image(key: str) -> bool:
     """Whether a config key changes the one-step model's image of a given noise."""
-    return key.startswith("model") or key == "random_init"
+    return key.startswith("model") or key in ("random_init", "config")
 
 
 def fingerprint_of(job: Job, keep) -> str:
@@ -84,15 +83,10 @@ def fingerprint_of(job: Job, keep) -> str:
 
 
 def label_variants(jobs: list[Job]) -> None:
-    if not jobs:
-        return
-    common = set.intersection(*(overrides(j) for j in jobs))
     for job in jobs:
-        own = sorted(overrides(job) - common)
-        if job.optimizer != "reno" and f"optimizer={job.optimizer}" not in own:
-            own.insert(0, f"optimizer={job.optimizer}")  # even when every job shares it: not the paper's ReNO
-        job.variant = ", ".join(own)
-        job.baseline = ", ".join(o for o in own if makes_image(o.split("=", 1)[0]))
+        method = [] if job.optimizer == "reno" else [f"optimizer={job.optimizer}"]
+        job.variant = ", ".join(method + job.departures)
+        job.baseline = ", ".join(d for d in job.departures if makes_image(d.split("=", 1)[0].split(" ", 1)[0]))
     for attr, keep in (("variant", lambda k: True), ("baseline", makes_image)):
         method = (lambda j: j.reward) if attr == "variant" else (lambda j: "baseline")
         rows = defaultdict(set)
@@ -115,7 +109,7 @@ def read_scores(run: Path) -> dict[tuple[str, str, str], float]:
 
 
 def records(job: Job) -> list[dict]:
-    return read_records(job.dir)
+    return job.records
 
 
 def group_of(record: dict) -> str | None:

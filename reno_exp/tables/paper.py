@@ -17,7 +17,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from reno_exp.records import read_records
 from reno_exp.tables.jobs import Job, group_of, read_scores
 from reno_exp.tables.numbers import fmt, mean
 
@@ -58,7 +57,7 @@ def collect(jobs: list[Job]) -> dict[tuple, dict[tuple, float]]:
     """(model, method, variant, suite, group, metric) -> {image identity: score}, one score per image."""
     cells: dict[tuple, dict[tuple, float]] = defaultdict(dict)
     for job in jobs:
-        records = {r["key"]: r for r in read_records(job.dir)}
+        records = {r["key"]: r for r in job.records}
         for (key, image_set, metric), score in read_scores(job.dir).items():
             record = records.get(key)
             if record is None or image_set not in IMAGE_SETS:
