@@ -119,13 +119,15 @@ def device_command() -> str:
 
 # --- the kit ----------------------------------------------------------------------------------------------
 
-def pip(python: str, *args: str) -> None:
+def pip(python: str, *args: str, errors: bool = True) -> None:
+    """``errors=False``: a failure is expected and handled, so pip's own account of it is not shown."""
     cmd = [python, "-m", "pip", *args]
     print("$ " + " ".join(shlex.quote(a) for a in cmd), flush=True)
     done = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
     # this machine's pip config names local indexes that lack most packages: pip says so for each
     noise = "is ignored: it is neither a file nor a directory"
-    sys.stderr.write("".join(line for line in done.stderr.splitlines(True) if noise not in line))
+    if errors:
+        sys.stderr.write("".join(line for line in done.stderr.splitlines(True) if noise not in line))
     done.check_returncode()
 
 
@@ -253,7 +255,7 @@ def image_venv(base: Path, fresh: bool) -> str:
     cache.mkdir(parents=True, exist_ok=True)
     quiet = ["-q", "--disable-pip-version-check"]
     try:
-        pip(python, "install", *quiet, "--no-index", "--find-links", str(cache), *pins)
+        pip(python, "install", *quiet, "--no-index", "--find-links", str(cache), *pins, errors=False)
     except subprocess.CalledProcessError:
         print("venv: the cache lacks some of these: downloading them once", flush=True)
         pip(python, "download", *quiet, "-d", str(cache), *pins)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import math
 import os
 import sys
@@ -144,14 +145,18 @@ class Planned:
     step: Step
     cfg: object  # the composed config, placed on the GPU's device
     batch: int | None  # None: not run (see note)
-    seconds: float  # the estimate
+    seconds: float  # the estimate, its model's build aside
     note: str
     est: object  # the cost model's Estimate
 
+    def cost(self, built: tuple | None) -> float:
+        """The estimate after the step run before it, whose build (model, compiled) is ``built``."""
+        return self.seconds + (BUILD_S if (self.step.model, self.step.compiled) != built else 0)
 
-def step_seconds(step: Step, batch: int, flops: float, peak_tflops: float, n_iters: int, new_build: bool) -> float:
+
+def step_seconds(step: Step, batch: int, flops: float, peak_tflops: float, n_iters: int) -> float:
     compute = 2 * n_iters * batch * flops / (ASSUMED_SHARE * peak_tflops * 1e12)  # warm-up and timed run
-    return compute + 2 * RUN_S + (BUILD_S if new_build else 0) + (COMPILE_S if step.compiled else 0)
+    return compute + 2 * RUN_S + (COMPILE_S if step.compiled else 0)
 
 
 def plan(steps, configs, estimates: dict, gpu_bytes: int, peak_tflops: float, n_iters: int,
@@ -161,10 +166,9 @@ def plan(steps, configs, estimates: dict, gpu_bytes: int, peak_tflops: float, n_
     from reno_exp.cost import max_batch
     from reno_exp.cost.estimate import HEADROOM
 
-    out, runs, built = [], set(), None
+    out, runs = [], set()
     for step in steps:
         cfg, est = configs[step.model], estimates.get(step.model)
-        new_build = (step.model, step.compiled) != built
         size = max_batch(est.memory, gpu_bytes) if step.batch == "auto" else step.batch
         size = min(size, cap) if cap else size
         fits = est.memory.total(1) <= gpu_bytes * (1 - HEADROOM)
@@ -175,21 +179,22 @@ def plan(steps, configs, estimates: dict, gpu_bytes: int, peak_tflops: float, n_
             out.append(Planned(step, cfg, None, 0.0, f"batch {size}: the same as the step before", est))
         else:
             runs.add((step.model, step.compiled, size))
-            seconds = step_seconds(step, size, sum(est.flops.values()), peak_tflops, n_iters, new_build)
+            seconds = step_seconds(step, size, sum(est.flops.values()), peak_tflops, n_iters)
             out.append(Planned(step, cfg, size, seconds, "", est))
-            built = (step.model, step.compiled)
     return out
 
 
 def plan_table(planned: list[Planned], budget_s: float | None) -> str:
-    rows, total = [], START_S
+    """The steps, each estimate counted as it would run after the planned steps before it."""
+    rows, total, built = [], START_S, None
     for p in planned:
         if p.batch is None:
             rows.append([p.step.model, "yes" if p.step.compiled else "no", str(p.step.batch), "—", "—", p.note])
             continue
-        seconds = p.seconds
+        seconds = p.cost(built)
         within = budget_s is None or total + seconds <= budget_s
-        total += seconds if within else 0
+        if within:
+            total, built = total + seconds, (p.step.model, p.step.compiled)
         rows.append([p.step.model, "yes" if p.step.compiled else "no", str(p.batch),
                      gib(p.est.memory.total(p.batch)), f"{seconds:.0f}",
                      (p.note or "planned") if within else "over the budget: skipped unless time is left"])
@@ -268,7 +273,7 @@ class Table:
                 self.write(OUT_MD, "".join(f"\n{line}\n" for line in lines))
 
 
-def cells(p: Planned, m, peak: float | None, step_s: float) -> tuple[list[str], dict]:
+def cells(p: Planned, m, peak: float | None, step_s: float, estimated: float) -> tuple[list[str], dict]:
     flops = sum(p.est.flops.values())
     achieved = flops * p.batch / m.seconds / 1e12
     predicted = p.est.memory.total(p.batch)
@@ -276,17 +281,34 @@ def cells(p: Planned, m, peak: float | None, step_s: float) -> tuple[list[str], 
            f"{p.batch * 3600 / (m.seconds * PROTOCOL_ITERATES):,.0f}", f"{achieved:.3g}",
            f"{100 * achieved / peak:.1f} %" if peak else "—", gib(predicted),
            gib(m.peak) if m.peak is not None else "—", f"{m.warmup:.1f}",
-           f"{step_s:.0f} ({p.seconds:.0f})", "; ".join(m.events)]
+           f"{step_s:.0f} ({estimated:.0f})", "; ".join(m.events)]
     numbers = {"model": p.step.model, "batch": p.batch, "compiled": p.step.compiled,
                "seconds_per_iterate": m.seconds, "flops_per_item_iterate": flops, "tflops": achieved,
                "peak_tflops": peak, "predicted_bytes": predicted, "measured_bytes": m.peak,
-               "warmup_seconds": m.warmup, "step_seconds": step_s, "estimated_seconds": p.seconds, "events": m.events}
+               "warmup_seconds": m.warmup, "step_seconds": step_s, "estimated_seconds": estimated, "events": m.events}
     return row, numbers
 
 
 def failed(p: Planned, why: str, step_s: float) -> tuple[list[str], dict]:
     row = [p.step.model, str(p.batch), "yes" if p.step.compiled else "no", *["—"] * 7, f"{step_s:.0f}", why]
     return row, {"model": p.step.model, "batch": p.batch, "compiled": p.step.compiled, "error": why}
+
+
+class Warnings(logging.Handler):
+    """The warnings of one logger while it is attached."""
+
+    def __init__(self, name: str):
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+        self.logger = logging.getLogger(name)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def close(self) -> None:
+        self.logger.removeHandler(self)
+        super().close()
 
 
 def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, peak: float | None) -> list[str]:
@@ -305,14 +327,16 @@ def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, p
         if (step.model, step.compiled) in broken:
             notes.append(f"{label}: not run (its build failed)")
             continue
-        if p.seconds > budget.left():
-            notes.append(f"{label}: skipped, estimated {p.seconds:.0f} s and {budget.left():.0f} s left")
+        estimated = p.cost(built)
+        if estimated > budget.left():
+            notes.append(f"{label}: skipped, estimated {estimated:.0f} s and {budget.left():.0f} s left")
             continue
         out.current = label
-        say(f"== {label}: batch {p.batch}, estimated {p.seconds:.0f} s, {budget.left():.0f} s left")
+        say(f"== {label}: batch {p.batch}, estimated {estimated:.0f} s, {budget.left():.0f} s left")
         cfg = p.cfg.copy()
         cfg.compile = step.compiled
         start = time.perf_counter()
+        fallbacks = Warnings("reno_exp.compiling")  # a part that failed to compile ran eagerly: say so in its row
         try:
             if (step.model, step.compiled) != built:
                 parts = built = None
@@ -321,7 +345,8 @@ def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, p
                     parts = app.build(cfg, cfg.device)
                 built = (step.model, step.compiled)
             m = measure(cfg, p.batch, n_iters, parts, gpu)
-            out.add(*cells(p, m, peak, time.perf_counter() - start))
+            m = m._replace(events=[*m.events, *fallbacks.lines])
+            out.add(*cells(p, m, peak, time.perf_counter() - start, estimated))
         except Exception as e:  # one model's failure must not cost the others their rows
             traceback.print_exc()
             why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''}"
@@ -331,6 +356,8 @@ def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, p
                 broken.add((step.model, step.compiled))
             parts = built = None
             gpu.release()
+        finally:
+            fallbacks.close()
     out.current = None
     return notes
 
@@ -369,6 +396,7 @@ NO_GPU = ("no CUDA device here: gpu-check measures on a GPU; --dry checks it on 
 def main(argv=None) -> int:
     start = time.monotonic()
     args = parse(argv)
+    logging.basicConfig(level=logging.WARNING)
     from reno_exp.bench.cuda import Cuda, StandIn
     from reno_exp.cost.gpus import peak_tflops
     from reno_exp.errors import UserError
