@@ -207,6 +207,7 @@ def test_the_device_command_fits_the_device_tool_and_gpu_check_takes_its_options
     p = subprocess.run([sys.executable, str(ROOT / "scripts" / "device_kit.py"), "command"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert p.stdout.splitlines()[0] == line and f"{len(line)} characters" in p.stderr
+    assert f"\n{line}\n" in (ROOT / "README.md").read_text()  # the one documented there
 
 
 def test_the_kit_is_only_what_the_image_lacks_at_pins_inside_pyproject(kit):
