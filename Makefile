@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # tests and smoke runs never touch the network: the hub is off, W&B offline, prompts from the mirror
 OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline RENO_EXP_DATA=$${RENO_EXP_DATA:-$(abspath ../shared/benchmarks)}
 
-.PHONY: install demo test test-fast lint bench gpu-check clean help
+.PHONY: install demo test test-fast lint bench gpu-check device-kit device-command device-rehearsal clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,18 @@ bench: $(STAMP)  ## s/iterate and app overhead vs a bare loop; ARGS: overrides, 
 
 gpu-check: $(STAMP)  ## on a GPU: every generator + reward=all, batch 1 and auto, eager and compiled (Markdown, < 8 min)
 	$(OFFLINE) $(BIN)/python -m reno_exp.bench.gpu_check $(ARGS)
+
+# The lent GPU machine has no network and no make install: the kit travels to it (README, "On a lent GPU")
+device-kit: $(STAMP)  ## .whl/: the wheels gpu-check needs beyond the GPU machine's image, + the cost model's estimates
+	$(BIN)/python scripts/device_kit.py kit
+	$(OFFLINE) $(BIN)/python -m reno_exp.bench.gpu_check --estimate --estimates .whl/gpu_check_estimates.json
+	@echo "== kit: $$(du -sh .whl | cut -f1) in .whl/ =="
+
+device-command:  ## print the one command to give the device tool's run (carry .whl)
+	@$(PY) scripts/device_kit.py command
+
+device-rehearsal:  ## the device command here: a venv of the GPU image's packages + the kit, offline, on the CPU
+	$(PY) scripts/device_kit.py rehearse $(if $(FRESH),--fresh)
 
 clean:  ## remove run outputs (not the venv)
 	rm -rf outputs multirun

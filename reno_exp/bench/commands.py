@@ -12,8 +12,10 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-def compose_run(overrides: list[str], items: int):
-    """The config of a timed run: the overrides on ``items`` seeds of one prompt, no logger or progress bar."""
+def compose_run(overrides: list[str], items: int, device: str | None = None):
+    """The config of a timed run: the overrides on ``items`` seeds of one prompt, no logger or progress bar,
+    placed on ``device`` (default: the config's, else CUDA when present; "cuda" without a GPU gives the
+    CUDA dtypes that the cost model counts)."""
     from omegaconf import open_dict
 
     from reno_exp import run as app
@@ -22,7 +24,7 @@ def compose_run(overrides: list[str], items: int):
     cfg = app_config([*overrides, "benchmark=single", "logger=none", "progress=false"], "bench")
     with open_dict(cfg):
         cfg.benchmark.seeds = list(range(items))
-        cfg.device = app.resolve_device(cfg.device)
+        cfg.device = device or app.resolve_device(cfg.device)
     return app.placed(cfg) if hasattr(app, "placed") else cfg  # the batched app decides dtypes up front
 
 
