@@ -8,6 +8,7 @@ network. Every wait has a deadline.
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import tempfile
 import time
@@ -49,7 +50,7 @@ def chromium(width: int = 1280, height: int = 900, log=print) -> Iterator:
     options.binary_location = chrome.CHROMIUM
     for flag in (*chrome.FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})  # performance: requests
     driver = webdriver.Chrome(service=Service(chrome.CHROMEDRIVER), options=options)
     try:
         driver.set_page_load_timeout(LOAD_S)
@@ -89,6 +90,19 @@ VISIBLE = ("i.checkVisibility() && i.getBoundingClientRect().bottom > 0 "
 def console_errors(driver) -> list[dict]:
     """The browser log's entries at level SEVERE since the last call (errors of scripts and of loads)."""
     return [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def requests(driver, page: Path | None = None) -> list[str]:
+    """The URLs asked for since the last call (the DevTools Network events of the log), by ``page``'s
+    document only when given (the browser's own start page asks for its chrome:// parts too)."""
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent" and (
+                page is None or params.get("documentURL") == Path(page).resolve().as_uri()):
+            urls.append(params["request"]["url"])
+    return urls
 
 
 def screenshot(page: Path, png: Path, width: int = 1280, height: int = 900, at: str | None = None,

@@ -31,12 +31,13 @@ class Built:
 def build(root: Path, out: Path | None = None, workers: int | None = None) -> Built:
     """``root``: a run or sweep directory; ``out``: the page (default ``<root>/report.html``)."""
     start = time.monotonic()
+    jobs = sources.checked_jobs(root)  # bad input is named before anything else, and nothing is written
     out = out or root / PAGE
     sources.writable(out, folder=False)
     folder = files_dir(out)
     sources.writable(folder, folder=True)
     files = Files(folder, workers)
-    content = data.gather(root, out, files)
+    content = data.gather(root, jobs, out, files)
     size = page.write(out, page.render(content, f"{folder.name}/"))
     pruned = files.prune()
     return Built(out, size, content["items"]["n"], len(content["jobs"]), files.made, pruned,

@@ -167,9 +167,10 @@ class Columns:
                 "rewards": {k: self.rewards[k] for k in rewards}, "evals": dict(sorted(self.evals.items()))}
 
 
-def gather(root: Path, page: Path, files: Files) -> dict:
-    """Everything the page shows, for the run or sweep at ``root``; thumbnails are queued in ``files``."""
-    jobs = sorted(sources.checked_jobs(root), key=lambda j: natural(j.dir.relative_to(root)))
+def gather(root: Path, jobs: list[sources.Job], page: Path, files: Files) -> dict:
+    """Everything the page shows, for the run or sweep at ``root`` (its ``jobs``: sources.checked_jobs);
+    thumbnails and figures go into ``files``."""
+    jobs = sorted(jobs, key=lambda j: natural(j.dir.relative_to(root)))
     page_dir = page.parent.resolve()
     # the tables read every record again: in a process of their own, beside the gathering below
     with ProcessPoolExecutor(1) as pool:

@@ -94,8 +94,8 @@ def analysis_html(analyses: list[dict], files: str, root: str) -> str:
 
 
 def script_json(data) -> str:
-    """JSON that cannot end the <script> element it sits in."""
-    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    """JSON that cannot end the <script> element it sits in: every ``<`` written as its JSON escape."""
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
 def render(content: dict, files: str) -> str:
