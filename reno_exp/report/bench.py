@@ -76,7 +76,7 @@ def synthesise(root: Path, items: int, jobs: int = 4, seed: int = 0) -> Path:
             start, slope = rng.gauss(-2000, 200), rng.gauss(1.5, 2.0)
             history = [start + slope * t + rng.gauss(0, 3) for t in range(ITERS)]
             best_it = max(range(ITERS), key=history.__getitem__)
-            for name, side in (("initial", "initial"), ("best", "best")):
+            for side in ("initial", "best"):
                 (run / "images" / f"{key}_{side}.png").write_bytes(images[rng.randrange(len(images))])
             lines.append(json.dumps({
                 "key": key, "index": index, "k": k, "prompt": prompt, "seed": k, "fingerprint": "synthetic",

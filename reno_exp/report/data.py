@@ -2,7 +2,7 @@
 
 Items are stored by column (one list per field, index i = item i) so that 45,000 of them stay a few
 megabytes of JSON that the page parses once; prompts and categories are stored once and referred to by
-index. Numbers are rounded to 6 significant digits: what a card shows, and a third of the bytes.
+index. Numbers are rounded to 6 significant digits: more than a card shows, in fewer bytes.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def job_entry(job: sources.Job, differs: list[str], root: Path, href: str, recor
             "optimizer": job.optimizer, "differs": differs, "overrides": list(job.info.overrides),
             "items": len(records), "scored": scored,
             "initial": num(total.initial) if total else None, "best": num(total.best) if total else None,
-            "improved": num(total.improved) if total else None, "n": total.n if total else 0,
+            "improved": num(total.improved) if total else None,
             "curves": {name: [num(v) for v in values] for name, values in sources.curves(records).items()}}
 
 

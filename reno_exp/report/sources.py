@@ -19,8 +19,8 @@ from reno_exp.cli import ArgumentParser, guarded
 from reno_exp.errors import UserError
 from reno_exp.evaluate import EVALUATION, RECORD_FIELD
 from reno_exp.records import RESULTS, read_records
-from reno_exp.rundir import RunInfo, writable
 from reno_exp.run_files import check_run, ours, runs_under
+from reno_exp.rundir import RunInfo, writable
 from reno_exp.summary import curves, means, ok
 from reno_exp.tables import main as tables_main
 from reno_exp.tables.jobs import Job, find_jobs, group_of, read_scores

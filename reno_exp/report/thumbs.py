@@ -94,7 +94,7 @@ class Files:
         else:
             with ProcessPoolExecutor(self.workers) as pool:
                 results = list(pool.map(make_thumbnail, *zip(*jobs), chunksize=64))
-        for (rel, src), result in zip(self.todo.items(), results):
+        for rel, result in zip(self.todo, results):
             if isinstance(result, str):
                 self.failed[rel] = result
                 self.used.discard(rel)
