@@ -24,8 +24,8 @@ import pytest
 from PIL import Image
 from run_dirs import make_run_dir
 
-from reno_exp.report.__main__ import main as report
 from reno_exp.report.build import build
+from reno_exp.report.cli import main as report
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ("report.html", "report_files")  # the report's own outputs: everything else must stay as it was
