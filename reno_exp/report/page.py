@@ -46,10 +46,8 @@ def blocks_html(blocks: list[dict]) -> str:
 
 
 def number(x) -> str:
-    """As the page's script prints a score: 4 significant digits or so, whatever the reward's scale."""
-    if x is None:
-        return "—"
-    return f"{x:.1f}" if abs(x) >= 1000 else f"{x:.3f}" if abs(x) >= 1 else f"{x:.3g}"
+    """As the page's script prints a score: 5 significant digits, whatever the reward's scale."""
+    return "—" if x is None else f"{x:.5g}"
 
 
 def jobs_html(jobs: list[dict]) -> str:

@@ -19,8 +19,9 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  const fmt = (v) => v === null || v === undefined ? "—" : v === 0 ? "0"
-    : Math.abs(v) >= 1000 ? v.toFixed(1) : Math.abs(v) >= 1 ? v.toFixed(3) : Math.abs(v) >= 1e-3 ? v.toPrecision(3) : v.toExponential(1);
+  // 5 significant digits whatever the reward's scale (-2123.5, 0.04612), tiny differences as 8.4e-4
+  const fmt = (v) => v === null || v === undefined ? "—"
+    : v === 0 || Math.abs(v) >= 1e-3 ? String(Number(v.toPrecision(5))) : v.toExponential(1);
   const signed = (v) => v === null ? "—" : (v > 0 ? "+" : "") + fmt(v);
   const diff = (pair, i) => !pair || pair[0][i] === null || pair[1][i] === null ? null : pair[1][i] - pair[0][i];
   const total = I.rewards.total;
@@ -129,7 +130,7 @@
   function scoreRow(name, initial, best, verdict) {
     const g = initial === null || best === null ? null : best - initial;
     const show = verdict ? (v) => v === null ? "—" : v >= 0.5 ? "✓" : "✗" : fmt;
-    return el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, `${show(initial)} → ${show(best)}`),
+    return el("tr", {}, el("th", { scope: "row" }, name), el("td", {}, show(initial)), el("td", {}, show(best)),
       el("td", { class: g === null || g === 0 ? "" : g > 0 ? "up" : "down" }, verdict ? "" : signed(g)));
   }
   function card(i) {
@@ -144,7 +145,8 @@
     return el("article", { class: "card", "data-item": i, "data-job": I.job[i], "data-key": I.key[i] },
       el("div", { class: "pair" }, figure(I.ti[i], I.fi[i], "initial"), figure(I.tb[i], I.fb[i], "best")),
       el("p", { class: "prompt" }, prompts[I.prompt[i]]), el("p", { class: "meta" }, meta),
-      el("table", { class: "scores" }, el("tbody", {}, ...rows)));
+      el("table", { class: "scores" }, el("thead", {}, el("tr", {}, ...["", "initial", "best", "gain"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, ...rows)));
   }
 
   const cards = document.getElementById("cards"), count = document.getElementById("count");
