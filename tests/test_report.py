@@ -472,3 +472,4 @@ def test_the_screenshot_and_bench_commands_drive_the_same_browser(driver, crafte
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].split()[0]) > 0 and float(cells[5].split()[0]) > 0 and cells[6] in ("12", "30")
+        assert float(cells[7].split()[0]) >= 0
