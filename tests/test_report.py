@@ -103,7 +103,8 @@ def write_images(run: Path, records: list[dict]) -> None:
 def crafted(tmp_path_factory) -> tuple[Path, list[dict]]:
     """130 items over three jobs with known numbers: every gain distinct except one tie at 0 (not an
     improvement) and one non-finite best total (a missing value, shown last in either order). Job 0 has
-    evaluator scores, distinct too. Returns the sweep and every record with its job."""
+    T2I-CompBench scores (distinct too), job 1 GenEval verdicts. Returns the sweep and every record with
+    its job and its best image's T2I-CompBench score."""
     sweep = tmp_path_factory.mktemp("report_crafted") / "sweep"
     counts = [50, 45, 35]
     gains = [float((n * 53) % 131 - 40) for n in range(sum(counts))]  # distinct: 53 and 131 are coprime
@@ -120,11 +121,14 @@ def crafted(tmp_path_factory) -> tuple[Path, list[dict]]:
         overrides = ["model=tiny", "reward=color", f"optimizer.optim.lr={[5.0, 10.0, 20.0][job]}"]
         scores = [{"key": r["key"], "image_set": s, "metric": "t2i_compbench", "score": (n * 17 % 50) / 50 + 0.001 * (s == "best"),
                    "evaluator": "test"} for n, r in enumerate(records) for s in ("initial", "best")] if job == 0 else []
+        if job == 1:  # GenEval's verdicts: 0 or 1 per image, shown as ✗ / ✓
+            scores = [{"key": r["key"], "image_set": s, "metric": "geneval", "score": float(s == "best" and n % 2 == 0),
+                       "evaluator": "test"} for n, r in enumerate(records) for s in ("initial", "best")]
         run = make_run_dir(sweep / str(job), config, {"model": "tiny", "reward": "color", "benchmark": "t2i_compbench"},
-                           overrides, [{k: v for k, v in r.items()} for r in records], scores)
+                           overrides, records, scores)
         write_images(run, records)
-        out += [{**r, "job": job, "score": next((s["score"] for s in scores if s["key"] == r["key"] and s["image_set"] == "best"), None)}
-                for r in records]
+        best = {s["key"]: s["score"] for s in scores if s["image_set"] == "best" and s["metric"] == "t2i_compbench"}
+        out += [{**r, "job": job, "score": best.get(r["key"])} for r in records]
     return sweep, out
 
 
@@ -313,18 +317,21 @@ def test_the_page_needs_no_server_and_no_network_and_keeps_a_prompts_markup_as_t
     record = json.loads(lines[0])
     record["prompt"] = "a </script><script>alert(1)</script> <!-- cat"
     results.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
-    page = build(copy).page
-    parser = Links()
-    parser.feed(page.read_text())
-    assert parser.styles == [] and all("src" not in s for s in parser.scripts) and len(parser.scripts) == 2
-    for link in parser.links:
-        assert not re.match(r"^[a-z]+:|^//", link) or link == "data:,", link  # relative, or the empty icon
-        if not link.startswith(("#", "data:")):
-            assert (page.parent / link).exists(), link
-    data = page_data(page)  # the prompt's markup did not end the data's <script>
-    assert record["prompt"] in data["items"]["prompts"]
-    for thumb in data["items"]["ti"] + data["items"]["tb"]:
-        assert (page.parent / data["files"] / thumb).is_file()
+    for page in (build(copy).page, build(copy, out=tmp_path / "elsewhere" / "sweep.html").page):
+        parser = Links()
+        parser.feed(page.read_text())
+        assert parser.styles == [] and all("src" not in s for s in parser.scripts) and len(parser.scripts) == 2
+        for link in parser.links:
+            assert not re.match(r"^[a-z]+:|^//", link) or link == "data:,", link  # relative, or the empty icon
+            if not link.startswith(("#", "data:")):
+                assert (page.parent / link).exists(), link
+        data = page_data(page)  # the prompt's markup did not end the data's <script>
+        assert record["prompt"] in data["items"]["prompts"]
+        for thumb in data["items"]["ti"] + data["items"]["tb"]:
+            assert (page.parent / data["files"] / thumb).is_file()
+        for image in data["items"]["fi"] + data["items"]["fb"]:  # the full-size images, where they are
+            assert (page.parent / image).is_file()
+    assert (tmp_path / "elsewhere" / "sweep_files" / "t").is_dir()
 
 
 # ---------------------------------------------------------------------------------------- the browser
@@ -343,7 +350,7 @@ def driver():
         pytest.skip(reason)
     from reno_exp.report import browser
 
-    with browser.chromium(1280, 900, log=lambda m: print(f"[chromium] {m}", file=sys.stderr)) as d:
+    with browser.chromium(1280, 900, log=lambda m: print(f"[chromium] {m}", file=sys.stderr), network_log=True) as d:
         yield d
 
 
@@ -436,6 +443,10 @@ def test_in_chromium_sorting_filtering_and_paging_change_the_cards(driver, craft
     choose(driver, "order", "desc")
     choose(driver, "job", "1")
     assert cards(driver) == [c for c in by_gain if c[0] == 1][:48] and count_text(driver).startswith("45 of 130 items")
+    verdicts = driver.execute_script(
+        "return [...document.querySelectorAll('#cards .card')].map(c => [c.dataset.key, [...c.querySelectorAll('tr')]"
+        ".filter(r => r.cells[0].textContent === 'geneval').map(r => [r.cells[1].textContent, r.cells[2].textContent])])")
+    assert verdicts and all(v == [["✗", "✓" if int(key[:5]) % 2 == 0 else "✗"]] for key, v in verdicts), verdicts
     choose(driver, "job", "")
     of = {(r["job"], r["key"]): r for r in records}
     choose(driver, "category", "shape", text=True)

@@ -33,8 +33,9 @@ def installer():
 
 
 @contextmanager
-def chromium(width: int = 1280, height: int = 900, log=print) -> Iterator:
-    """A headless Chromium WebDriver with a new, empty profile; the browser's console log is kept."""
+def chromium(width: int = 1280, height: int = 900, log=print, network_log: bool = False) -> Iterator:
+    """A headless Chromium WebDriver with a new, empty profile; the browser's console log is kept, and with
+    ``network_log`` the DevTools events that ``requests`` reads (off by default: they slow the page)."""
     chrome = installer()
     try:
         chrome.install(log=log)
@@ -50,7 +51,7 @@ def chromium(width: int = 1280, height: int = 900, log=print) -> Iterator:
     options.binary_location = chrome.CHROMIUM
     for flag in (*chrome.FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})  # performance: requests
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if network_log else {})})
     driver = webdriver.Chrome(service=Service(chrome.CHROMEDRIVER), options=options)
     try:
         driver.set_page_load_timeout(LOAD_S)

@@ -36,6 +36,7 @@ def build(root: Path, out: Path | None = None, workers: int | None = None) -> Bu
     sources.writable(out, folder=False)
     folder = files_dir(out)
     sources.writable(folder, folder=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     files = Files(folder, workers)
     content = data.gather(root, jobs, out, files)
     size = page.write(out, page.render(content, f"{folder.name}/"))
