@@ -22,6 +22,12 @@ point, sys.argv[1:] = sys.argv[1], sys.argv[2:]
 where, _, n = point.partition(":")
 
 
+if os.environ.get("KILL_SIGNAL") == "SIGINT":
+    # a process started in the background by a non-interactive shell (CI, `make test &`) inherits SIGINT
+    # ignored, and Python then keeps it ignored; a terminal's Ctrl-C meets Python's own handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def die() -> None:
     os.kill(os.getpid(), getattr(signal, os.environ.get("KILL_SIGNAL", "SIGKILL")))
 
