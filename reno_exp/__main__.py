@@ -1,8 +1,8 @@
 """``python -m reno_exp [overrides]``: one ReNO experiment; ``-m`` sweeps (SLURM with hydra/launcher=slurm).
 
 Bad input ends in one line on stderr and exit code 2, before anything is written: Hydra's composition
-errors (an unknown option or key, a wrong type; reno_exp.compose says which and the nearest name), the
-value checks of the preflight callback (reno_exp.preflight) and every UserError of the run.
+errors (an unknown option or key, a wrong type; reno_exp.config.compose says which and the nearest name), the
+value checks of the preflight callback (reno_exp.config.preflight) and every UserError of the run.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from reno_exp.cli import EXIT_INTERRUPTED, fail, one_line_errors, user_error
-from reno_exp.compose import CONF
-from reno_exp.config import register
-from reno_exp.preflight import unmake_dir
+from reno_exp.config.compose import CONF
+from reno_exp.config.exits import EXIT_INTERRUPTED, fail, one_line_errors, user_error
+from reno_exp.config.preflight import unmake_dir
+from reno_exp.config.schema import register
 
 register()
 log = logging.getLogger("reno_exp")
@@ -27,8 +27,8 @@ log = logging.getLogger("reno_exp")
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")  # absolute: also when imported
 def main(cfg: DictConfig) -> None:
-    from reno_exp.run import run  # heavy imports (torch, diffusers) after the config is validated
-    from reno_exp.validate import check_device
+    from reno_exp.config.rules import check_device
+    from reno_exp.experiment.run import run  # heavy imports (torch, diffusers) after the config is validated
 
     hc = HydraConfig.get()
     group = hc.sweep.dir.rstrip("/").rsplit("/", 1)[-1] if hc.mode == RunMode.MULTIRUN else None
@@ -47,15 +47,15 @@ def main(cfg: DictConfig) -> None:
         # into a run directory it must leave untouched
         unmake_dir(hc.runtime.output_dir)
         sys.exit(fail(found))
-    from reno_exp import summary
-    from reno_exp.records import read_records
+    from reno_exp.store import summary
+    from reno_exp.store.records import read_records
 
     print(summary.text(read_records(records.path), str(records.path)))
 
 
 def interrupted(run_dir: str, key: str, value: str) -> int:
     """Ctrl-C: what is safe on disk and how to go on, in one line (records are whole or absent)."""
-    from reno_exp.records import read_records
+    from reno_exp.store.records import read_records
 
     n = len(read_records(run_dir)) if os.path.isdir(run_dir) else 0
     print(f"interrupted; {n} items recorded in {run_dir}; run the same command with {key}={value} to resume",
@@ -67,7 +67,7 @@ def cli(argv: list[str] | None = None) -> int:
     """The command line: Hydra's app, with what Hydra raises for bad input turned into one line."""
     from hydra._internal.utils import get_args_parser
 
-    from reno_exp.compose import explain
+    from reno_exp.config.compose import explain
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = one_line_errors(get_args_parser())

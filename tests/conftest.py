@@ -13,7 +13,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("RENO_EXP_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "benchmarks"))
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
+from reno_exp.config.compose import CONF  # noqa: E402 (after the environment above)
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +58,7 @@ def compose():
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from reno_exp.config import register
+    from reno_exp.config.schema import register
 
     register()
 

@@ -73,7 +73,7 @@ if what == "dry":
             get_class(target)
     save(rc)
 elif what == "hang":
-    import reno_exp.run
+    import reno_exp.experiment.run
     from reno_exp.cost.estimate import Estimate, Linear, MemoryPrediction, PartMemory
 
     calls = []
@@ -89,7 +89,7 @@ elif what == "hang":
     gpu_check.Estimates.compute = lambda self, model, cfg: fixed
     gpu_check.START_S = gpu_check.BUILD_S = gpu_check.RUN_S = 0.0
     cuda.measure = measure
-    reno_exp.run.build = lambda *a, **k: ("generator", "rewards")
+    reno_exp.experiment.run.build = lambda *a, **k: ("generator", "rewards")
     save(None)
     save(gpu_check.main(args))
 else:

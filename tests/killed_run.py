@@ -15,8 +15,8 @@ import runpy
 import signal
 import sys
 
-import reno_exp.run
-from reno_exp.records import RunRecords
+import reno_exp.experiment.run
+from reno_exp.store.records import RunRecords
 
 point, sys.argv[1:] = sys.argv[1], sys.argv[2:]
 where, _, n = point.partition(":")
@@ -33,7 +33,7 @@ def die() -> None:
 
 
 if where == "build":
-    reno_exp.run.build = lambda *a, **k: die()
+    reno_exp.experiment.run.build = lambda *a, **k: die()
 else:
     append, calls = RunRecords.append, []
 

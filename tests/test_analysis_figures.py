@@ -16,8 +16,8 @@ from reno_exp.analysis import figure5
 from reno_exp.analysis.__main__ import main
 from reno_exp.analysis.analyse import analyse, analyse_run
 from reno_exp.analysis.runs import Run, run_dirs
-from reno_exp.records import RunRecords
-from reno_exp.rundir import RunInfo
+from reno_exp.store.records import RunRecords
+from reno_exp.store.rundir import RunInfo
 
 CATEGORIES = ["color", "shape", "color"]
 ITERS = [0, 2, 4]
@@ -28,7 +28,7 @@ def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3, options=("model
     run.yaml holds the config of ``options`` with ``optimizer.optim.lr=2`` (on CUDA: the paper's dtypes)."""
     g = torch.Generator().manual_seed(0)
     cfg = {**paper_config(*options, "benchmark=t2i_compbench", "optimizer.optim.lr=2"),
-           "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
+           "logger": logger or {"_target_": "reno_exp.experiment.loggers.NullLogger"}}
     info = RunInfo.of(cfg, {"model": options[0].split("=")[1]}, overrides=[*options, "optimizer.optim.lr=2"])
     rec = RunRecords(path)
     info.save(path)
@@ -154,7 +154,7 @@ def test_wandb_only_for_runs_that_logged_to_wandb(tmp_path, monkeypatch):
     from reno_exp.analysis.wandb_log import publish
 
     assert publish(Run.load(plain), tmp_path, [], None) is False
-    wb = make_run(tmp_path / "wb", n=1, logger={"_target_": "reno_exp.loggers.WandbLogger", "project": "t",
+    wb = make_run(tmp_path / "wb", n=1, logger={"_target_": "reno_exp.experiment.loggers.WandbLogger", "project": "t",
                                                "entity": None, "mode": "offline", "group": None})
     out = analyse_run(wb, wandb=True)
     runs = list((out.out_dir / "wandb").glob("offline-run-*"))
@@ -163,7 +163,7 @@ def test_wandb_only_for_runs_that_logged_to_wandb(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_on_a_real_tiny_run(compose, tmp_path):
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     cfg = compose(["optimizer.n_iters=2", "optimizer.save_every=1", "benchmark.seeds=[0,1]", "progress=false"])
     run(cfg, tmp_path)

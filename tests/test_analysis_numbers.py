@@ -15,8 +15,8 @@ from reno_exp.analysis.coherence import band_means, coherence, row_coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run
 from reno_exp.analysis.spectra import LOW, low_share, power, radial, spectra
-from reno_exp.records import RunRecords
-from reno_exp.rundir import RunInfo
+from reno_exp.store.records import RunRecords
+from reno_exp.store.rundir import RunInfo
 
 
 def test_two_random_sd_noises_are_sqrt_2d_apart():

@@ -12,14 +12,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reno_exp.records import read_records
-from reno_exp.run import run
+from reno_exp.config.compose import CONF
+from reno_exp.experiment.run import run
+from reno_exp.store.records import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml"))
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 @pytest.mark.parametrize(

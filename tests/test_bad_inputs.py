@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reno_exp.config.compose import CONF
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "benchmark.seeds=[0,1]", "progress=false"]
 
@@ -33,7 +35,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory, compose_module):
     """A run directory as the app leaves it, and damaged or foreign copies of it."""
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     base = tmp_path_factory.mktemp("bad_inputs")
     good = base / "run"
@@ -81,13 +83,13 @@ def compose_module():
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from reno_exp.config import register
+    from reno_exp.config.schema import register
 
     register()
 
     def _compose(overrides=()):
         GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             return hydra_compose("config", overrides=list(overrides))
 
     return _compose
@@ -104,10 +106,10 @@ def entry_point(name: str, module: str, function: str = "main"):
 
 
 app = entry_point("app", "reno_exp.__main__", "cli")
-evaluate = entry_point("evaluate", "reno_exp.evaluate")
+evaluate = entry_point("evaluate", "reno_exp.evaluate.scoring")
 analysis = entry_point("analysis", "reno_exp.analysis.__main__")
 tables = entry_point("tables", "reno_exp.tables.cli")
-prefetch = entry_point("prefetch", "reno_exp.prefetch")
+prefetch = entry_point("prefetch", "reno_exp.weights.prefetch")
 collect = entry_point("collect", "reno_exp.benchmarks.collect")
 bench = entry_point("bench", "reno_exp.bench.__main__")
 cost_step = entry_point("cost_step", "reno_exp.cost.step")
@@ -242,8 +244,8 @@ CASES = [
     (app, ["optimizer=best_of_n", "optimizer.method=reno"], "optimizer.method=reno steps a torch optimiser, and "
      "optimizer.optim is null"),
     (app, ["optimizer.optim=null"], "optimizer.optim is null"),
-    (app, ["optimizer.loop=os"], "optimizer.loop=os: the loop follows from optimizer.method (reno runs reno_exp.reno)"),
-    (app, ["optimizer=best_of_n", "optimizer.loop=reno_exp.zero_order"], "the loop follows from optimizer.method"),
+    (app, ["optimizer.loop=os"], "optimizer.loop=os: the loop follows from optimizer.method (reno runs reno_exp.methods.reno)"),
+    (app, ["optimizer=best_of_n", "optimizer.loop=reno_exp.methods.zero_order"], "the loop follows from optimizer.method"),
     (app, ["-m", "optimizer.method=reno,zero_order"], "needs the search's settings (candidates, similarity): choose "
      "the method with optimizer=zero_order (in job 1: optimizer.method=zero_order)"),
     (prefetch, ["--list", "optimizer.method=zero_order"], "choose the method with optimizer=zero_order"),
@@ -374,14 +376,14 @@ def test_every_numeric_field_of_every_schema_has_a_range():
     with the reason it takes any value."""
     import dataclasses
 
-    from reno_exp import config
-    from reno_exp.benchmarks import configs as benchmarks
-    from reno_exp.evaluate import EvaluateConfig
-    from reno_exp.evaluators.geneval import GenEvalConfig
-    from reno_exp.evaluators.t2i_compbench import T2ICompBenchConfig
-    from reno_exp.generators import configs as generators
-    from reno_exp.rewards import configs as rewards
-    from reno_exp.transfer import configs as transfer
+    from reno_exp.config import benchmark as benchmarks
+    from reno_exp.config import model as generators
+    from reno_exp.config import reward as rewards
+    from reno_exp.config import transfer
+    from reno_exp.config.schema import schema as config
+    from reno_exp.evaluate.geneval import GenEvalConfig
+    from reno_exp.evaluate.scoring import EvaluateConfig
+    from reno_exp.evaluate.t2i_compbench import T2ICompBenchConfig
 
     schemas = [config.Config, config.OptimizerConfig, EvaluateConfig, GenEvalConfig, T2ICompBenchConfig,
                *benchmarks.SCHEMAS.values(), *generators.SCHEMAS.values(), *rewards.SCHEMAS.values(),
@@ -396,10 +398,10 @@ def test_every_numeric_field_of_every_schema_has_a_range():
 
 
 def test_the_schema_lists_match_the_suites():
-    from reno_exp.benchmarks import configs
     from reno_exp.benchmarks.geneval import TAGS
     from reno_exp.benchmarks.parti_prompts import PartiPrompts
     from reno_exp.benchmarks.t2i_compbench import CATEGORIES
+    from reno_exp.config import benchmark as configs
 
     assert configs.CATEGORIES == CATEGORIES and configs.GENEVAL_TAGS == TAGS
     rows = PartiPrompts().rows()
@@ -408,8 +410,8 @@ def test_the_schema_lists_match_the_suites():
 
 
 def test_a_whole_reward_added_with_plus_is_checked_against_its_schema(compose_module):
-    from reno_exp.errors import UserError
-    from reno_exp.validate import validate
+    from reno_exp.config.errors import UserError
+    from reno_exp.config.rules import validate
 
     add = "+reward.aesthetic={_target_:reno_exp.rewards.aesthetic.AestheticReward,weight:0.5}"
     validate(compose_module([add]))  # a known reward class, added whole: accepted
@@ -420,10 +422,10 @@ def test_a_whole_reward_added_with_plus_is_checked_against_its_schema(compose_mo
 
 
 OPTIONS = [f"{group}={p.stem}" for group in ("model", "reward", "optimizer", "benchmark", "logger", "transfer",
-                                              "experiment") for p in sorted((ROOT / "conf" / group).glob("*.yaml"))]
+                                              "experiment") for p in sorted((CONF / group).glob("*.yaml"))]
 def test_the_readmes_additions_pass_the_checks(compose_module):
     """Options in a list, a torch optimiser argument that + adds, the README's examples."""
-    from reno_exp.validate import validate
+    from reno_exp.config.rules import validate
 
     for overrides in (["reward=[all,aesthetic]"], ["+optimizer.optim.weight_decay=0.01"], ["optimizer.optim.lr=10"],
                       ["model=sd_turbo", "random_init=true", "model.resolution=128", "batch_size=4"],
@@ -434,8 +436,8 @@ def test_the_readmes_additions_pass_the_checks(compose_module):
 def test_a_cuda_device_must_exist_here(monkeypatch):
     import torch
 
-    from reno_exp.errors import UserError
-    from reno_exp.validate import check_device
+    from reno_exp.config.errors import UserError
+    from reno_exp.config.rules import check_device
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     for fine in ("cuda", "cuda:1", "cpu", None):
@@ -456,7 +458,7 @@ NEEDS = {"experiment=equal_compute": ["optimizer.forward_backward_cost=3"]}
 
 @pytest.mark.parametrize("option", OPTIONS)
 def test_every_option_of_every_group_passes_the_checks(compose_module, option):
-    from reno_exp.validate import validate
+    from reno_exp.config.rules import validate
 
     validate(compose_module([option, *NEEDS.get(option, [])]))
 
@@ -497,7 +499,7 @@ def test_a_submitit_failure_of_any_type_is_one_line():
     """submitit raises builtin errors too (RuntimeError 'Could not detect "srun"' when it starts): one line."""
     from submitit.slurm.slurm import SlurmExecutor
 
-    from reno_exp.compose import explain
+    from reno_exp.config.compose import explain
 
     try:
         with pytest.MonkeyPatch.context() as mp:
@@ -513,13 +515,13 @@ def test_an_unreachable_wandb_server_is_said_bounded_then_offline(tmp_path, capl
     """A key and no server: it says where it connects and for how long at most, then goes offline."""
     import logging
 
-    from reno_exp import loggers
+    from reno_exp.experiment import loggers
 
     monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
     monkeypatch.delenv("WANDB_MODE", raising=False)
     logger = loggers.WandbLogger(mode="online")
-    with caplog.at_level(logging.INFO, logger="reno_exp.loggers"):
+    with caplog.at_level(logging.INFO, logger="reno_exp.experiment.loggers"):
         logger.start({"a": 1}, tmp_path, None, "tiny/color")
     try:
         text = caplog.text
@@ -535,7 +537,7 @@ def test_the_wandb_probe_gives_up_on_a_server_that_never_answers(monkeypatch):
     import threading
     import urllib.request
 
-    from reno_exp.loggers import unreachable
+    from reno_exp.experiment.loggers import unreachable
 
     never = threading.Event()
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: never.wait())

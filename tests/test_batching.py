@@ -8,10 +8,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from reno_exp import reno
-from reno_exp.batching import Batches, batch_size
-from reno_exp.records import read_records
-from reno_exp.run import placed, run
+from reno_exp.experiment.batching import Batches, batch_size
+from reno_exp.experiment.run import placed, run
+from reno_exp.methods import reno
+from reno_exp.store.records import read_records
 
 # 10 items over five prompts (seeds 0, 1), each prompt with its own fault (tests/trap_rewards.py): prompt 0
 # ("... blue bowl") scores NaN for good once its score passes a threshold, prompt 1 ("... green bowl") a
@@ -173,7 +173,7 @@ def test_every_item_spends_one_forward_per_iterate_and_a_backward_per_step(runs,
 def test_the_generator_runs_n_iters_minus_1_backward_passes_per_batch(tiny_generator):
     """Counted where the gradient flows, not where the loop says it does: a backward pass through the
     generator's image per step, none after the last iterate (a wasted one per item otherwise)."""
-    from reno_exp.config import OptimizerConfig
+    from reno_exp.config.schema import OptimizerConfig
     from reno_exp.rewards.base import RewardSet
     from reno_exp.rewards.color import ColorReward
 
@@ -296,7 +296,7 @@ def test_compiled_equals_eager_on_tiny(compose, tmp_path):
 
 
 def test_a_part_that_fails_to_compile_runs_eagerly_with_one_warning(caplog):
-    from reno_exp.compiling import compile_or_eager
+    from reno_exp.build.compiling import compile_or_eager
 
     class Part(torch.nn.Module):  # torch 2.11 does not trace a bare torch.nn layer: it never reaches the backend
         def __init__(self):

@@ -20,8 +20,8 @@ from reno_exp.benchmarks.base import Item
 from reno_exp.benchmarks.geneval import GenEval
 from reno_exp.benchmarks.parti_prompts import PartiPrompts
 from reno_exp.benchmarks.t2i_compbench import CATEGORIES, T2ICompBench
-from reno_exp.errors import UserError
-from reno_exp.records import RunRecords
+from reno_exp.config.errors import UserError
+from reno_exp.store.records import RunRecords
 
 MIRROR = Path(os.environ["RENO_EXP_DATA"])
 
@@ -277,7 +277,7 @@ def test_collected_shards_equal_one_unsharded_layout(tmp_path):
     from run_dirs import paper_config
 
     from reno_exp.benchmarks.collect import collect
-    from reno_exp.rundir import RunInfo
+    from reno_exp.store.rundir import RunInfo
 
     def job(run_dir: Path, suite, category: str) -> None:
         records = RunRecords(run_dir)
@@ -311,7 +311,7 @@ def test_collect_lays_out_jobs_of_other_configs_apart_and_never_keeps_one_for_an
     from run_dirs import paper_config
 
     from reno_exp.benchmarks.collect import collect
-    from reno_exp.rundir import RunInfo
+    from reno_exp.store.rundir import RunInfo
 
     suite = GenEval(tags=["colors"], seeds=[0], limit=2)
     made = {}

@@ -8,13 +8,13 @@ import torch
 from run_dirs import make_run_dir, paper_config
 from test_reno import Quadratic, SigmoidGenerator
 
-from reno_exp import budget
-from reno_exp.cli import causes
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import causes
 from reno_exp.cost import step
-from reno_exp.errors import UserError
-from reno_exp.records import read_records
+from reno_exp.experiment.run import run
+from reno_exp.methods import budget
 from reno_exp.rewards.base import RewardSet
-from reno_exp.run import run
+from reno_exp.store.records import read_records
 from reno_exp.tables import cli
 from reno_exp.tables import equal_compute as table
 from reno_exp.tables.jobs import find_jobs
@@ -186,7 +186,7 @@ def test_the_cost_of_a_forward_backward_pass_is_measured_in_forward_passes():
 @pytest.mark.slow
 def test_the_dry_runs_flops_are_the_real_builds(compose):
     """The meta-device dry run counts what the real tiny model and rewards compute, pass by pass."""
-    from reno_exp.run import build, noise_stream, placed
+    from reno_exp.experiment.run import build, noise_stream, placed
 
     cfg = compose(["reward=all", "random_init=true", "tiny=true"])
     dry = step.dry_flops(cfg)
@@ -237,7 +237,7 @@ def test_an_equal_compute_budget_typed_on_the_command_line_runs(tmp_path, capsys
     """cost.step prints 'optimizer.n_iters=${equal_compute:N}' for N other than 50: Hydra's record of the
     command line resolves it too, where it is not an optimizer's n_iters (it used to end the run there)."""
     from reno_exp.__main__ import cli
-    from reno_exp.rundir import read_info
+    from reno_exp.store.rundir import read_info
 
     assert cli(["optimizer=best_of_n", "optimizer.forward_backward_cost=2", "optimizer.n_iters=${equal_compute:3}",
                 "progress=false", f"hydra.run.dir={tmp_path}"]) == 0

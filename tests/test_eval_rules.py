@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from reno_exp.errors import UserError
-from reno_exp.evaluators import geneval_rules as g
-from reno_exp.evaluators import t2i_compbench_rules as t
-from reno_exp.evaluators.mask2former import instances, mask_boxes, rescale_size
+from reno_exp.config.errors import UserError
+from reno_exp.evaluate import geneval_rules as g
+from reno_exp.evaluate import t2i_compbench_rules as t
+from reno_exp.evaluate.mask2former import instances, mask_boxes, rescale_size
 
 
 def det(x1, y1, x2, y2, score=0.95):
@@ -274,7 +274,7 @@ def test_complex_kind_and_mix():
 
 
 def test_every_category_is_dispatched_or_refused():
-    from reno_exp.evaluators.t2i_compbench import T2ICompBench
+    from reno_exp.evaluate.t2i_compbench import T2ICompBench
 
     ev = T2ICompBench()  # builds nothing until a score is asked for
     for category in t.SUPPORTED:
@@ -291,7 +291,7 @@ def test_every_category_is_dispatched_or_refused():
 def test_masked_crop_pastes_on_grey_and_crops_to_box():
     from PIL import Image
 
-    from reno_exp.evaluators.geneval import masked_crop
+    from reno_exp.evaluate.geneval import masked_crop
 
     image = Image.new("RGB", (20, 10), (255, 0, 0))
     mask = np.zeros((10, 20), dtype=bool)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from reno_exp.evaluators import geneval_rules as g
-from reno_exp.evaluators import t2i_compbench_rules as t
+from reno_exp.evaluate import geneval_rules as g
+from reno_exp.evaluate import t2i_compbench_rules as t
 
 F32_03 = float(np.float32(0.3))  # 0.30000001192092896: mmdet's float32 score "0.3"
 ABOVE_03 = float(np.nextafter(np.float32(0.3), np.float32(1)))  # the next float32 up

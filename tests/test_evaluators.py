@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from reno_exp.errors import UserError
-from reno_exp.evaluators import t2i_compbench_rules as t2i_rules
-from reno_exp.hub import MissingWeightsError
+from reno_exp.config.errors import UserError
+from reno_exp.evaluate import t2i_compbench_rules as t2i_rules
+from reno_exp.weights.hub import MissingWeightsError
 
 
 def noise_image(seed: int, size=(48, 40)) -> Image.Image:
@@ -22,7 +22,7 @@ def noise_image(seed: int, size=(48, 40)) -> Image.Image:
 # ---------------------------------------------------------------- BLIP-VQA
 @pytest.fixture(scope="module")
 def blip():
-    from reno_exp.evaluators.blip_vqa import BlipVQA
+    from reno_exp.evaluate.blip_vqa import BlipVQA
 
     return BlipVQA(random_init=True, tiny=True)
 
@@ -54,7 +54,7 @@ def test_blip_question_starts_with_enc(blip, monkeypatch):
 
 
 def test_blip_loads_from_a_saved_checkpoint(blip, tmp_path):
-    from reno_exp.evaluators.blip_vqa import BlipVQA
+    from reno_exp.evaluate.blip_vqa import BlipVQA
 
     blip.model.save_pretrained(tmp_path)
     blip.tokenizer.save_pretrained(tmp_path)
@@ -65,7 +65,7 @@ def test_blip_loads_from_a_saved_checkpoint(blip, tmp_path):
 
 
 def test_missing_weights_are_one_clear_error():
-    from reno_exp.evaluators.blip_vqa import BlipVQA
+    from reno_exp.evaluate.blip_vqa import BlipVQA
 
     with pytest.raises(MissingWeightsError, match="blip-vqa-capfilt-large"):
         BlipVQA()
@@ -75,7 +75,7 @@ def test_missing_weights_are_one_clear_error():
 def test_spacy_model_absent_names_the_download(monkeypatch):
     import spacy
 
-    from reno_exp.evaluators import noun_phrases
+    from reno_exp.evaluate import noun_phrases
 
     def absent(name):
         raise OSError(f"[E050] Can't find model '{name}'")
@@ -86,7 +86,7 @@ def test_spacy_model_absent_names_the_download(monkeypatch):
 
 
 def test_random_spacy_pipeline_tags_every_token():
-    from reno_exp.evaluators.noun_phrases import TAG_TO_POS, EnglishParser
+    from reno_exp.evaluate.noun_phrases import TAG_TO_POS, EnglishParser
 
     parsed = EnglishParser(random_init=True)("a red dog on the left of a green cat")
     assert [tok.text for tok in parsed.tokens][:3] == ["a", "red", "dog"]
@@ -96,8 +96,8 @@ def test_random_spacy_pipeline_tags_every_token():
 # ---------------------------------------------------------------- detectors
 @pytest.mark.slow
 def test_mask2former_detections_follow_their_masks(tmp_path):
-    from reno_exp.evaluators.geneval import class_names
-    from reno_exp.evaluators.mask2former import Mask2FormerDetector
+    from reno_exp.evaluate.geneval import class_names
+    from reno_exp.evaluate.mask2former import Mask2FormerDetector
 
     names = class_names()
     assert len(names) == 80 and names[0] == "person"
@@ -120,7 +120,7 @@ def test_mask2former_detections_follow_their_masks(tmp_path):
 
 
 def test_owl_detector_names_and_frame():
-    from reno_exp.evaluators.spatial import OwlDetector, unidet_scale
+    from reno_exp.evaluate.spatial import OwlDetector, unidet_scale
 
     assert unidet_scale(512, 512) == pytest.approx(479 / 512)
     assert unidet_scale(1024, 512) == pytest.approx(480 / 1024)  # the longer side capped at 480
@@ -158,7 +158,7 @@ GENEVAL = {"suite": "geneval", "tag": "counting", "include": [{"class": "clock",
 
 
 def test_evaluate_aesthetic_resumes_and_repairs_a_torn_line(tmp_path):
-    from reno_exp.evaluate import evaluate, load_config
+    from reno_exp.evaluate.scoring import evaluate, load_config
 
     run = tmp_path / "sweep" / "0"
     write_run(run, [("a photo of two clocks", GENEVAL), ("a red dog", {"suite": "t2i_compbench", "category": "color"})])
@@ -181,7 +181,7 @@ def test_evaluate_aesthetic_resumes_and_repairs_a_torn_line(tmp_path):
 
 
 def test_evaluate_config_errors(tmp_path):
-    from reno_exp.evaluate import load_config, run_dirs
+    from reno_exp.evaluate.scoring import load_config, run_dirs
 
     with pytest.raises(UserError, match=r"metrics\[0\] must be one of t2i_compbench, geneval, aesthetic, got 'fid'"):
         load_config(["metrics=[fid]"])
@@ -194,7 +194,7 @@ def test_evaluate_config_errors(tmp_path):
 
 
 def test_evaluate_names_every_missing_weight_before_building(tmp_path, monkeypatch, capsys):
-    from reno_exp import evaluate
+    from reno_exp.evaluate.scoring import scoring as evaluate
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(evaluate, "build", lambda *a: pytest.fail("nothing is built without the weights"))
@@ -215,7 +215,7 @@ def test_evaluate_names_every_missing_weight_before_building(tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_evaluate_geneval_and_t2i_compbench_offline(tmp_path):
-    from reno_exp.evaluate import evaluate, load_config, main
+    from reno_exp.evaluate.scoring import evaluate, load_config, main
 
     categories = ["color", "shape", "texture", "spatial", "non_spatial", "complex"]
     t2i = [(f"a red dog on the left of a green cat {c}", {"suite": "t2i_compbench", "category": c}) for c in categories]

@@ -17,8 +17,8 @@ from run_dirs import paper_config
 from reno_exp.analysis import grid
 from reno_exp.analysis.__main__ import main as analysis_main
 from reno_exp.analysis.runs import Run
-from reno_exp.records import RunRecords, read_records
-from reno_exp.rundir import RunInfo
+from reno_exp.store.records import RunRecords, read_records
+from reno_exp.store.rundir import RunInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -35,11 +35,11 @@ from transformers import (
     T5EncoderModel,
 )
 
-from reno_exp.errors import UserError
-from reno_exp.generators.offline_tokenizers import offline_gemma_tokenizer, offline_t5_tokenizer
+from reno_exp.config.errors import UserError
 from reno_exp.generators.parts import arch
-from reno_exp.hub import MissingWeightsError
-from reno_exp.tokenizers import offline_clip_tokenizer
+from reno_exp.weights.hub import MissingWeightsError
+from reno_exp.weights.text_tokenizers import offline_gemma_tokenizer, offline_t5_tokenizer
+from reno_exp.weights.tokenizers import offline_clip_tokenizer
 
 RES = 64
 PROMPT = "a red cube on top of a blue sphere"
@@ -461,9 +461,9 @@ def toy_architectures(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_the_app_runs_each_model_with_random_init(compose, toy_architectures, monkeypatch, tmp_path, name):
+    from reno_exp.experiment.run import run
     from reno_exp.generators import parts
-    from reno_exp.records import read_records
-    from reno_exp.run import run
+    from reno_exp.store.records import read_records
 
     monkeypatch.setattr(parts, "ARCHITECTURES", toy_architectures)
     overrides = [f"model={name}", "random_init=true", f"model.resolution={RES}", "model.dtype=float32",
@@ -510,7 +510,7 @@ def test_random_init_weights_are_a_function_of_the_config_alone(toy_architecture
 
 
 def test_prefetch_lists_every_checkpoint_a_model_loads():
-    from reno_exp.prefetch import compose, needed
+    from reno_exp.weights.prefetch import compose, needed
 
     def names(model, *extra):
         return {c.name: c for c in needed(compose([f"model={model}", "reward=color", *extra]))}

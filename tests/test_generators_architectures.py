@@ -67,7 +67,7 @@ def test_sana_sprint_counts():
 
 
 def test_offline_tokenizers_have_the_real_layouts():
-    from reno_exp.generators.offline_tokenizers import offline_gemma_tokenizer, offline_t5_tokenizer
+    from reno_exp.weights.text_tokenizers import offline_gemma_tokenizer, offline_t5_tokenizer
 
     t5 = offline_t5_tokenizer()
     assert len(t5) == 32100 and (t5.pad_token_id, t5.eos_token_id, t5.unk_token_id) == (0, 1, 2)

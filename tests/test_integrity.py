@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
-from reno_exp import identity, summary
-from reno_exp.errors import UserError
-from reno_exp.records import RESULTS, JsonLines, read_records
-from reno_exp.run import run
-from reno_exp.rundir import RUN, RunDir, read_info
+from reno_exp.config import identity
+from reno_exp.config.errors import UserError
+from reno_exp.experiment.run import run
+from reno_exp.store import summary
+from reno_exp.store.records import RESULTS, JsonLines, read_records
+from reno_exp.store.rundir import RUN, RunDir, read_info
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "progress=false", "save_images=false"]
@@ -142,7 +143,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid_and_a_crash_releases_th
     finally:
         holder.close()
     # a process killed while holding the lock leaves no stale lock behind
-    code = (f"import os; from reno_exp.rundir import RunDir; from omegaconf import OmegaConf; "
+    code = (f"import os; from reno_exp.store.rundir import RunDir; from omegaconf import OmegaConf; "
             f"RunDir.open({str(tmp_path)!r}, OmegaConf.create({_cfg(compose)!r})); os._exit(9)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=300).returncode == 9
     run(cfg, tmp_path)
@@ -263,7 +264,7 @@ def test_the_summary_says_what_it_shows_and_reports_nan_totals():
 def test_outputs_that_cannot_be_written_stop_the_run_before_any_work(compose, tmp_path, make, message, monkeypatch):
     d = tmp_path / "run"
     make(d)
-    monkeypatch.setattr("reno_exp.run.build", lambda *a: pytest.fail("built models for an unwritable run"))
+    monkeypatch.setattr("reno_exp.experiment.run.build", lambda *a: pytest.fail("built models for an unwritable run"))
     with pytest.raises(UserError, match=message):
         run(compose(FAST), d)
 
@@ -355,11 +356,11 @@ def test_an_offline_wandb_runs_summary_is_the_mean_over_its_items(compose, tmp_p
 def test_evaluate_and_analysis_stop_before_any_work_when_their_outputs_cannot_be_written(compose, tmp_path,
                                                                                           monkeypatch):
     from reno_exp.analysis.analyse import analyse_run
-    from reno_exp.evaluate import EvaluateConfig, evaluate
+    from reno_exp.evaluate.scoring import EvaluateConfig, evaluate
 
     run(compose(FAST), tmp_path)
     (tmp_path / "evaluation.jsonl").mkdir()
-    monkeypatch.setattr("reno_exp.evaluate.build", lambda *a: pytest.fail("built an evaluator"))
+    monkeypatch.setattr("reno_exp.evaluate.scoring.build", lambda *a: pytest.fail("built an evaluator"))
     with pytest.raises(UserError, match="evaluation.jsonl is not a writable file"):
         evaluate(tmp_path, EvaluateConfig(random_init=True, tiny=True))
     (tmp_path / "analysis").write_text("")

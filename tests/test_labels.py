@@ -7,9 +7,9 @@ import pytest
 import yaml
 from run_dirs import paper_config
 
-from reno_exp import labels
-from reno_exp.errors import UserError
-from reno_exp.rundir import RUN, RunInfo, read_info
+from reno_exp.config import labels
+from reno_exp.config.errors import UserError
+from reno_exp.store.rundir import RUN, RunInfo, read_info
 
 # ------------------------------------------------------------------------------------ labels
 
@@ -93,8 +93,8 @@ def test_a_run_yaml_edited_by_hand_is_refused_even_with_its_fingerprint_kept(tmp
 # ---------------------------------------------------------------------- one method setting
 
 def test_every_option_records_the_loop_its_method_runs(compose):
-    from reno_exp import budget
-    from reno_exp.config import LOOPS
+    from reno_exp.config.schema import LOOPS
+    from reno_exp.methods import budget
 
     for option in ("reno", "adam", "best_of_n", "lbfgs", "zero_order"):
         optimizer = compose([f"optimizer={option}"]).optimizer
@@ -105,7 +105,7 @@ def test_every_option_records_the_loop_its_method_runs(compose):
 
 @pytest.mark.parametrize("value", ["café", "一只猫", "a (red) dog", "naïve: a dog"])
 def test_the_quoting_a_refusal_suggests_reads_the_value_whole(compose, value):
-    from reno_exp.compose import compose as app_compose
+    from reno_exp.config.compose import compose as app_compose
 
     with pytest.raises(UserError, match="write it as") as info:
         app_compose([f"benchmark.prompt={value}"])

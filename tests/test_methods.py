@@ -11,14 +11,14 @@ from omegaconf import OmegaConf
 from test_batching import assert_same_results, by_item
 from test_reno import Quadratic, SigmoidGenerator, stream
 
-from reno_exp import lbfgs, reno, zero_order
-from reno_exp import run as run_module
-from reno_exp.config import OptimizerConfig, ZeroOrderConfig
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.config.schema import OptimizerConfig, ZeroOrderConfig
+from reno_exp.experiment import run as run_module
+from reno_exp.experiment.run import run
+from reno_exp.methods import lbfgs, reno, zero_order
 from reno_exp.rewards.base import Reward, RewardSet
-from reno_exp.run import run
 
-CONF = __import__("pathlib").Path(__file__).resolve().parents[1] / "conf" / "optimizer"
+CONF = __import__("reno_exp.config.compose").config.compose.CONF / "optimizer"
 
 
 def option(name: str, schema=OptimizerConfig, **kw):
@@ -66,11 +66,11 @@ def quadratic(target=None):
 
 def test_the_options_name_their_loops_and_lbfgs_has_the_authors_settings():
     cfg = option("lbfgs")
-    assert cfg.loop == "reno_exp.lbfgs" and cfg.method.value == "lbfgs"
+    assert cfg.loop == "reno_exp.methods.lbfgs" and cfg.method.value == "lbfgs"
     assert dict(cfg.optim) == {"_target_": "torch.optim.LBFGS", "_partial_": True, "lr": 5.0, "max_iter": 10,
                                "history_size": 3, "line_search_fn": "strong_wolfe"}
-    assert option("reno").loop == "reno_exp.reno" and option("best_of_n").loop == "reno_exp.reno"
-    assert option("zero_order", ZeroOrderConfig).loop == "reno_exp.zero_order"
+    assert option("reno").loop == "reno_exp.methods.reno" and option("best_of_n").loop == "reno_exp.methods.reno"
+    assert option("zero_order", ZeroOrderConfig).loop == "reno_exp.methods.zero_order"
 
 
 def test_adam_and_lbfgs_get_no_sgd_keys_from_the_default(compose):
@@ -202,7 +202,7 @@ def test_zero_order_on_the_tiny_model_batched_equals_alone(compose, tmp_path):
 
 
 def test_zero_order_settings_are_checked_with_the_config(compose):
-    from reno_exp.validate import validate
+    from reno_exp.config.rules import validate
 
     validate(compose(["optimizer=zero_order"]))
     for bad in ["optimizer.candidates=0", "optimizer.similarity=1.0", "optimizer.similarity=0"]:

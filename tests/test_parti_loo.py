@@ -18,7 +18,7 @@ from run_dirs import make_run_dir, paper_config
 
 from reno_exp import tables
 from reno_exp.rewards.base import Reward, RewardSet
-from reno_exp.rundir import RunInfo
+from reno_exp.store.rundir import RunInfo
 from reno_exp.tables import parti_loo, wandb_log
 from reno_exp.tables.jobs import find_jobs, job_of
 
@@ -89,7 +89,7 @@ def loo_job(root: Path, name: str, weights: dict, option: str, records: list[dic
             experiment: str | None = "parti_loo") -> Path:
     setting = [o for o in overrides if not o.startswith("benchmark.shard")]  # which items: not the config
     config = {**paper_config("model=sd_turbo", f"reward={option}", "benchmark=parti_prompts", *setting),
-              "logger": {"_target_": "reno_exp.loggers.NullLogger"}}
+              "logger": {"_target_": "reno_exp.experiment.loggers.NullLogger"}}
     assert all(config["reward"][n]["weight"] == w for n, w in weights.items())
     choices = {"model": "sd_turbo", "reward": option, "benchmark": "parti_prompts", "experiment": experiment}
     return make_run_dir(root / name, config, choices, [f"reward={option}", *overrides], records)

@@ -8,9 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reno_exp import reno
-from reno_exp.config import Method, OptimizerConfig
+from reno_exp.config.schema import Method, OptimizerConfig
 from reno_exp.generators.base import Generation, OneStepGenerator
+from reno_exp.methods import reno
 from reno_exp.rewards.base import Reward, RewardSet
 
 

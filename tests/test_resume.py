@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reno_exp.records import RESULTS, read_records
+from reno_exp.store.records import RESULTS, read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["model=tiny", "reward=color", "benchmark=t2i_compbench", "benchmark.category=shape",
@@ -57,7 +57,7 @@ def killed_at(point: str, run_dir: Path, *extra: str) -> None:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, compose):
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     run_dir = tmp_path_factory.mktemp("uninterrupted")
     run(compose(OVERRIDES), run_dir)
@@ -66,7 +66,7 @@ def reference(tmp_path_factory, compose):
 
 @pytest.mark.slow
 def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     expected = comparable(reference)
     assert len(expected) == 6
@@ -88,7 +88,7 @@ def test_sigkill_at_several_points_then_resume(tmp_path, compose, reference):
 def test_ctrl_c_is_one_line_with_what_is_recorded_and_how_to_resume(tmp_path, compose, reference):
     """Ctrl-C (SIGINT) between items: exit code 130, one line instead of a traceback, the records whole;
     the command it names resumes to the uninterrupted results."""
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     run_dir = tmp_path / "interrupted"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KILL_SIGNAL": "SIGINT"}
@@ -107,7 +107,7 @@ def test_ctrl_c_is_one_line_with_what_is_recorded_and_how_to_resume(tmp_path, co
 @pytest.mark.slow
 def test_torn_last_line_is_cut_and_redone(tmp_path, compose, reference):
     """A kill inside the write of a line leaves half a record: the next run drops it and redoes the item."""
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     run_dir = tmp_path / "torn"
     run_dir.mkdir()
@@ -122,7 +122,7 @@ def test_torn_last_line_is_cut_and_redone(tmp_path, compose, reference):
 @pytest.mark.slow
 def test_a_batch_killed_mid_flight_resumes_in_other_batches_to_the_same_results(tmp_path, compose, reference):
     """Killed while a batch of 4 is half saved; resumed in batches of 2: each item's result as alone."""
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     run_dir = tmp_path / "batched"
     killed_at("before:2", run_dir, "batch_size=4")

@@ -10,20 +10,20 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reno_exp import reno
-from reno_exp.config import OptimizerConfig
+from reno_exp.config.schema import OptimizerConfig
+from reno_exp.experiment.run import noise_stream
 from reno_exp.generators.base import Generation, OneStepGenerator
-from reno_exp.hub import MissingWeightsError
+from reno_exp.methods import reno
 from reno_exp.rewards.aesthetic import AestheticReward
 from reno_exp.rewards.base import RewardSet
-from reno_exp.rewards.checkpoints import LocalFile
 from reno_exp.rewards.clipscore import CLIPScoreReward
 from reno_exp.rewards.hpsv2 import HPSv2Reward
 from reno_exp.rewards.imagereward import MEAN, STD, ImageRewardReward
 from reno_exp.rewards.pickscore import PickScoreReward
 from reno_exp.rewards.preprocess import clip_preprocess
 from reno_exp.rewards.towers import CheckpointMismatchError
-from reno_exp.run import noise_stream
+from reno_exp.weights.checkpoints import LocalFile
+from reno_exp.weights.hub import MissingWeightsError
 
 CLASSES = {
     "hpsv2": HPSv2Reward,
@@ -308,7 +308,7 @@ def test_full_size_architectures_on_meta():
 
 @pytest.mark.slow
 def test_app_records_every_reward_by_name(compose, tmp_path):
-    from reno_exp.run import run
+    from reno_exp.experiment.run import run
 
     cfg = compose(["model=tiny", "reward=all", "random_init=true", "tiny=true", "optimizer.n_iters=2",
                    "device=cpu", "progress=false", "save_images=false"])

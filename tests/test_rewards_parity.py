@@ -24,8 +24,8 @@ import torch
 from PIL import Image
 
 from reno_exp.rewards.base import RewardSet
-from reno_exp.rewards.checkpoints import LocalFile
 from reno_exp.rewards.preprocess import CLIP_MEAN, CLIP_STD, clip_preprocess
+from reno_exp.weights.checkpoints import LocalFile
 
 PROMPT = "a photo of an astronaut riding a horse on the moon"
 INSTALL = "pip install --no-deps image-reward==1.5 hpsv2==1.2.0"
@@ -163,8 +163,8 @@ def test_preprocess_is_close_to_the_pil_pipeline_of_the_packages():
 def imagereward_pair(tmp_path_factory):
     """The original ImageReward (tiny ViT; BERT 768 wide because the original head is MLP(768)), its
     weights loaded strictly into ours from a saved ImageReward.pt."""
-    from reno_exp.rewards.bert_vocab import offline_bert_tokenizer
     from reno_exp.rewards.imagereward import MED_CONFIG, TINY_VIT, ImageRewardReward
+    from reno_exp.weights.bert_vocab import offline_bert_tokenizer
 
     orig = original_imagereward()
     tmp = tmp_path_factory.mktemp("imagereward")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reno_exp import prefetch
-from reno_exp.hub import MissingWeightsError
-from reno_exp.rewards.checkpoints import HubFile, HubRepo, UrlFile
+from reno_exp.weights import prefetch
+from reno_exp.weights.checkpoints import HubFile, HubRepo, UrlFile
+from reno_exp.weights.hub import MissingWeightsError
 
 
 def names(overrides):
@@ -90,7 +90,7 @@ def test_hub_checkpoints_fail_offline_with_their_name(monkeypatch):
 
 
 def test_evaluators_checkpoints_on_request(monkeypatch, capsys):
-    from reno_exp import evaluate
+    from reno_exp.evaluate.scoring import scoring as evaluate
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(evaluate, "checkpoints", lambda: [HubFile("someone/evaluator", "w.pt"), HubFile("xswu/HPSv2", "HPS_v2.1_compressed.pt")])
@@ -169,7 +169,7 @@ def test_online_missing_weights_are_left_to_the_loaders(hub_cache, monkeypatch):
 
 
 def test_a_run_names_its_missing_weights_before_building(compose, tmp_path, hub_cache, monkeypatch):
-    from reno_exp import run as run_module
+    from reno_exp.experiment import run as run_module
 
     monkeypatch.setattr(run_module, "build", lambda *a: pytest.fail("nothing is built without the weights"))
     with pytest.raises(MissingWeightsError) as e:
@@ -180,7 +180,7 @@ def test_a_run_names_its_missing_weights_before_building(compose, tmp_path, hub_
 
 
 def test_hf_command_of_a_load_name():
-    from reno_exp.hub import hf_command
+    from reno_exp.weights.hub import hf_command
 
     assert hf_command("org/repo") == "hf download org/repo"
     assert hf_command("org/repo:unet") == "hf download org/repo --include 'unet/*'"

@@ -11,8 +11,8 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from reno_exp.generators import sd_turbo
 from reno_exp.generators.sd_turbo import SDTurbo, arch
 from reno_exp.generators.tiny import TinyGenerator, tiny_sd_parts
-from reno_exp.hub import MissingWeightsError
-from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights.hub import MissingWeightsError
+from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 
 def n_params(m) -> int:
@@ -135,7 +135,7 @@ def test_the_gradient_flows_through_every_step():
 
 
 def test_num_inference_steps_must_be_positive():
-    from reno_exp.errors import UserError
+    from reno_exp.config.errors import UserError
 
     with pytest.raises(UserError, match="num_inference_steps"):
         TinyGenerator(num_inference_steps=0)

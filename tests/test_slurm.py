@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from reno_exp.records import RESULTS
+from reno_exp.store.records import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -289,7 +289,7 @@ def test_job_at_its_time_limit_is_requeued_by_submitit_and_its_records_equal_an_
 
 
 def test_squeue_states_cover_array_tasks_and_jobs_slurm_has_forgotten():
-    from reno_exp.slurm_states import GONE, SqueueWatcher
+    from reno_exp.experiment.slurm import GONE, SqueueWatcher
 
     watcher = SqueueWatcher(delay_s=600)
     for job in ("7_0", "7_1", "7_2", "7_3", "9"):

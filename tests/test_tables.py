@@ -20,7 +20,7 @@ def make_job(root: Path, num: int, model: str, reward: str, suite: str, records:
     results.jsonl, evaluation.jsonl."""
     options = [f"model={model}", f"reward={reward}", f"benchmark={suite}", *([f"optimizer={optimizer}"] * bool(optimizer))]
     config = {**paper_config(*options, *(overrides or [])),
-              "logger": logger or {"_target_": "reno_exp.loggers.NullLogger"}}
+              "logger": logger or {"_target_": "reno_exp.experiment.loggers.NullLogger"}}
     choices = {"model": model, "reward": reward, "benchmark": suite, "experiment": experiment, "optimizer": optimizer}
     return make_run_dir(root / str(num), config, choices, overrides, records, scores)
 
@@ -181,7 +181,7 @@ def test_wandb_follows_the_jobs_logger(tmp_path, monkeypatch, capsys):
     recs = [t2i_record(0, 0, "color")]
     make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2")
     assert tables.main([str(tmp_path / "s")]) == 0 and inits == []  # logger=none: no W&B
-    wandb_logger = {"_target_": "reno_exp.loggers.WandbLogger", "project": "p", "mode": "offline"}
+    wandb_logger = {"_target_": "reno_exp.experiment.loggers.WandbLogger", "project": "p", "mode": "offline"}
     make_job(tmp_path / "s", 0, "sd_turbo", "all", "t2i_compbench", recs, [], experiment="table2", logger=wandb_logger)
     assert tables.main([str(tmp_path / "s")]) == 0
     assert inits[-1]["project"] == "p" and inits[-1]["mode"] == "offline"
@@ -237,7 +237,7 @@ def test_only_the_papers_setting_on_cuda_gets_the_papers_numbers(tmp_path):
         sweep = tmp_path / device
         recs = geneval_records()
         make_run_dir(sweep / "0", {**paper_config("model=sd_turbo", "reward=all", "benchmark=geneval", device=device),
-                                   "logger": {"_target_": "reno_exp.loggers.NullLogger"}},
+                                   "logger": {"_target_": "reno_exp.experiment.loggers.NullLogger"}},
                      {"model": "sd_turbo", "reward": "all", "benchmark": "geneval", "experiment": "table3"}, [], recs,
                      scored(recs))
         assert tables.main([str(sweep)]) == 0

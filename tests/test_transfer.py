@@ -12,10 +12,10 @@ from diffusers import EulerDiscreteScheduler
 from hydra.utils import instantiate
 from test_generators import flux_dir, sdxl_dir  # noqa: F401  (module fixtures: tiny hub layouts)
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.experiment.run import placed
 from reno_exp.generators.parts import arch
 from reno_exp.generators.tiny import tiny_sd_parts
-from reno_exp.run import placed
 from reno_exp.transfer.sd import SDTransfer, TinySDTransfer
 
 RES = 64
@@ -198,7 +198,7 @@ def test_none_is_no_transfer(compose):
 
 
 def test_prefetch_lists_each_targets_checkpoints():
-    from reno_exp.prefetch import compose, needed
+    from reno_exp.weights.prefetch import compose, needed
 
     def names(*overrides):
         return {c.name: c for c in needed(compose(["reward=color", *overrides]))}
@@ -220,9 +220,9 @@ def test_a_run_with_transfer_records_evaluates_and_tables_both_image_sets(compos
     from PIL import Image
 
     from reno_exp import tables
-    from reno_exp.evaluate import main as evaluate
-    from reno_exp.records import read_records
-    from reno_exp.run import run
+    from reno_exp.evaluate.scoring import main as evaluate
+    from reno_exp.experiment.run import run
+    from reno_exp.store.records import read_records
 
     run(compose(["transfer=tiny", "benchmark=t2i_compbench", "benchmark.limit=1", "benchmark.seeds=[0,1]",
                  "optimizer.n_iters=2", "progress=false"]), tmp_path)

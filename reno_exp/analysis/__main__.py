@@ -6,10 +6,10 @@ import logging
 import sys
 
 from reno_exp.analysis.analyse import analyse
-from reno_exp.cli import ArgumentParser, guarded
-from reno_exp.errors import UserError
-from reno_exp.run_files import check_run, runs_under, warn_missing
-from reno_exp.validate import check_arg
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.config.rules import check_arg
+from reno_exp.store.files import check_run, runs_under, warn_missing
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from reno_exp.analysis.coherence import Coherence, band_means, coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run, run_dirs
 from reno_exp.analysis.spectra import LOW, Spectra, spectra
-from reno_exp.rundir import writable
+from reno_exp.store.rundir import writable
 
 log = logging.getLogger(__name__)
 

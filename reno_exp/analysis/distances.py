@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from reno_exp import labels
 from reno_exp.analysis.runs import Run
+from reno_exp.config import labels
 
 # The seed presentation ("Further analysis"), SD-Turbo on Parti-Prompts.
 SEED_VALUES = {

@@ -20,10 +20,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from PIL import Image
 
-from reno_exp import identity, labels
 from reno_exp.analysis import fonts
 from reno_exp.analysis.figures import save
 from reno_exp.analysis.runs import Run
+from reno_exp.config import identity, labels
 
 DPI = 100
 TILE, GAP, CAPTION, HEADER, LABEL = 2.0, 0.1, 0.35, 0.7, 2.2  # inches

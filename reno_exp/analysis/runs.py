@@ -15,10 +15,10 @@ import torch
 from omegaconf import DictConfig
 from safetensors.torch import load_file
 
-from reno_exp import labels
-from reno_exp.records import RESULTS
-from reno_exp.run_files import own_records
-from reno_exp.rundir import RunInfo, read_info
+from reno_exp.config import labels
+from reno_exp.store.files import own_records
+from reno_exp.store.records import RESULTS
+from reno_exp.store.rundir import RunInfo, read_info
 
 EVALUATION = "evaluation.jsonl"
 NOISE_KEYS = ("initial_noise", "best_noise", "initial_latent", "best_latent")
@@ -55,7 +55,7 @@ class Run:
 
     @cached_property
     def label(self) -> str:
-        """The configuration in a few words, for figure titles, from its resolved config (reno_exp.labels):
+        """The configuration in a few words, for figure titles, from its resolved config (reno_exp.config.labels):
         generator, rewards with weights, method, and how it departs from the paper's setting (the directory
         name without a config)."""
         if self.info is None:

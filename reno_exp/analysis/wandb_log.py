@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reno_exp.analysis.distances import Table
 from reno_exp.analysis.runs import Run
-from reno_exp.rundir import latest_launch
+from reno_exp.store.rundir import latest_launch
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import logging
 import math
 import sys
 
-from reno_exp.cli import ArgumentParser, fail
+from reno_exp.config.exits import ArgumentParser, fail
 
 
 def positive(kind, minimum=1):
@@ -114,7 +114,7 @@ def main(argv=None) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
     from reno_exp.bench.commands import batch_sizes, memory_and_flops, overhead, plan
-    from reno_exp.errors import UserError
+    from reno_exp.config.errors import UserError
 
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING)

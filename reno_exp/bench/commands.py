@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+from reno_exp.config.compose import CONF
 
 
 def say(line: str) -> None:
@@ -18,8 +17,8 @@ def compose_run(overrides: list[str], items: int, device: str | None = None):
     CUDA dtypes that the cost model counts)."""
     from omegaconf import open_dict
 
-    from reno_exp import run as app
-    from reno_exp.compose import app_config
+    from reno_exp.config.compose import app_config
+    from reno_exp.experiment import run as app
 
     cfg = app_config([*overrides, "benchmark=single", "logger=none", "progress=false"], "bench")
     with open_dict(cfg):
@@ -35,7 +34,7 @@ def describe(cfg) -> str:
 
 
 def build(cfg):
-    from reno_exp import run as app
+    from reno_exp.experiment import run as app
 
     say(f"config: {describe(cfg)}")
     start = time.perf_counter()
@@ -64,7 +63,7 @@ def hardware_share(cfg, seconds_per_iterate_item: float) -> None:
 def overhead(args) -> None:
     from reno_exp.bench.overhead import app_run, bare_loop
     from reno_exp.bench.timing import interleave, ratio
-    from reno_exp.run import peak_memory
+    from reno_exp.experiment.run import peak_memory
 
     items = args.items or 3
     cfg = compose_run(args.overrides, items)
@@ -117,7 +116,7 @@ def memory_and_flops(args) -> None:
     import torch
 
     from reno_exp.bench.report import flops_table, memory_table
-    from reno_exp.compose import app_config
+    from reno_exp.config.compose import app_config
     from reno_exp.cost import estimate
 
     cfg = app_config(args.overrides, "bench")
@@ -153,7 +152,7 @@ def plan(args) -> None:
     from reno_exp.cost.gpus import peak_tflops
     from reno_exp.cost.plan import plan as make_plan
 
-    p = make_plan(CONF, args.overrides)
+    p = make_plan(str(CONF), args.overrides)
     say(f"sweep: {len(p.jobs)} jobs, {p.items:,} items")
     flop_hours = {}
     if args.peak_share:

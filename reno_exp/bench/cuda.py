@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 from omegaconf import DictConfig, open_dict
 
-from reno_exp import hub
+from reno_exp.weights import hub
 
 
 class Cuda:
@@ -91,7 +91,7 @@ class Measurement(NamedTuple):
 
 
 def timed_config(cfg: DictConfig, batch: int, n_iters: int) -> DictConfig:
-    from reno_exp import run as app
+    from reno_exp.experiment import run as app
 
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -105,8 +105,8 @@ def timed_config(cfg: DictConfig, batch: int, n_iters: int) -> DictConfig:
 def measure(cfg: DictConfig, batch: int, n_iters: int = 3, parts=None, gpu: Cuda | None = None) -> Measurement:
     """Seconds per iterate and peak allocated bytes of ``batch`` items of ``n_iters`` iterates, after an
     untimed warm-up run of the same batch."""
-    from reno_exp import run as app
-    from reno_exp.records import read_records
+    from reno_exp.experiment import run as app
+    from reno_exp.store.records import read_records
 
     gpu = gpu or Cuda()
     cfg = timed_config(cfg, batch, n_iters)

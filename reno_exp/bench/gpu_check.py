@@ -40,7 +40,7 @@ from pathlib import Path
 
 from reno_exp.bench.commands import say
 from reno_exp.bench.report import gib, table
-from reno_exp.cli import ArgumentParser, fail
+from reno_exp.config.exits import ArgumentParser, fail
 
 MODELS = ("sd_turbo", "sdxl_turbo", "hyper_sdxl", "pixart_dmd", "flux_schnell", "sana_sprint")
 REWARDS = ["reward=all"]
@@ -79,7 +79,7 @@ def code_digest() -> str:
     """What the cost model counts besides the config: this package's code and configs (bench/ measures and
     counts nothing, so editing it keeps the estimates)."""
     import reno_exp
-    from reno_exp.compose import CONF
+    from reno_exp.config.compose import CONF
 
     package = Path(reno_exp.__file__).resolve().parent
     h = hashlib.sha256()
@@ -313,9 +313,9 @@ class Warnings(logging.Handler):
 
 def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, peak: float | None) -> list[str]:
     """Measure the planned steps in order; returns the closing lines (skips, failures)."""
-    from reno_exp import hub
-    from reno_exp import run as app
     from reno_exp.bench.cuda import measure
+    from reno_exp.experiment import run as app
+    from reno_exp.weights import hub
 
     notes, parts, built, broken = [], None, None, set()
     for p in planned:
@@ -336,7 +336,7 @@ def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, p
         cfg = p.cfg.copy()
         cfg.compile = step.compiled
         start = time.perf_counter()
-        fallbacks = Warnings("reno_exp.compiling")  # a part that failed to compile ran eagerly: say so in its row
+        fallbacks = Warnings("reno_exp.build.compiling")  # a part that failed to compile ran eagerly: say so in its row
         try:
             if (step.model, step.compiled) != built:
                 parts = built = None
@@ -398,8 +398,8 @@ def main(argv=None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING)
     from reno_exp.bench.cuda import Cuda, StandIn
+    from reno_exp.config.errors import UserError
     from reno_exp.cost.gpus import peak_tflops
-    from reno_exp.errors import UserError
 
     measuring = not (args.plan or args.estimate)
     gpu = StandIn(args.gpu_gib) if args.dry else Cuda()

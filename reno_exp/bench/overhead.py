@@ -8,8 +8,8 @@ import tempfile
 import torch
 from hydra.utils import instantiate
 
-from reno_exp import reno
-from reno_exp.run import run
+from reno_exp.experiment.run import run
+from reno_exp.methods import reno
 
 
 def bare_loop(generator, rewards, cfg, seeds) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from reno_exp.errors import UserError
-from reno_exp.records import RunRecords
+from reno_exp.config.errors import UserError
+from reno_exp.store.records import RunRecords
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from reno_exp.cli import ArgumentParser, guarded
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import ArgumentParser, guarded
 
 SUITES = ("t2i_compbench", "geneval")
 LONGEST = 120  # characters of a sub-folder named by its keys; longer: named by the config's fingerprint
@@ -41,8 +41,8 @@ def place(src: Path, dst: Path) -> bool:
 def folders(jobs) -> dict[tuple, Path]:
     """(job dir, suite) -> where its images go: the job's model, reward and suite, then, where jobs of
     other configs share that folder, a sub-folder per config: its method and the departures from the
-    paper's setting (reno_exp.labels) that not every config there shares."""
-    from reno_exp import identity, labels
+    paper's setting (reno_exp.config.labels) that not every config there shares."""
+    from reno_exp.config import identity, labels
 
     shared: dict[Path, list] = defaultdict(list)
     for job in jobs:
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 def check_inputs(sweep: Path, out: Path) -> None:
     """One-line refusals before anything is linked: no runs, another program's directory, a damaged run
     record, records of another config in a run, an output that is a file."""
-    from reno_exp.records import RESULTS
-    from reno_exp.run_files import check_run, ours, runs_under, split_records
+    from reno_exp.store.files import check_run, ours, runs_under, split_records
+    from reno_exp.store.records import RESULTS
 
     for run in ours(runs_under(sweep, "sweep directory"), sweep):
         check_run(run)

@@ -12,7 +12,7 @@ import functools
 
 from reno_exp.benchmarks.base import PromptSuite
 from reno_exp.benchmarks.files import fetch, read_lines
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 
 SUITE = "reno_examples"
 FILE = "example_prompts.txt"

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "benchmarks"
+MANIFESTS = Path(__file__).resolve().parent / "manifests"
 
 
 @functools.cache

@@ -14,7 +14,7 @@ from collections import Counter
 
 from reno_exp.benchmarks.base import PromptSuite
 from reno_exp.benchmarks.files import fetch, read_lines, write_text_atomic
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 
 SUITE = "geneval"
 FILE = "evaluation_metadata.jsonl"

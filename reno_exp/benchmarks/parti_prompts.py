@@ -13,9 +13,9 @@ import functools
 import io
 
 from reno_exp.benchmarks.base import PromptSuite
-from reno_exp.benchmarks.configs import snake
 from reno_exp.benchmarks.files import fetch, read_lines
-from reno_exp.errors import UserError
+from reno_exp.config.benchmark import snake
+from reno_exp.config.errors import UserError
 
 SUITE = "parti_prompts"
 FILE = "PartiPrompts.tsv"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reno_exp.benchmarks.base import PromptSuite
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 
 
 class SinglePrompt(PromptSuite):

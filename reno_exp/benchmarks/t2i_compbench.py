@@ -13,7 +13,7 @@ import functools
 
 from reno_exp.benchmarks.base import Item, PromptSuite
 from reno_exp.benchmarks.files import fetch, manifest, read_lines
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 
 SUITE = "t2i_compbench"
 CATEGORIES = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")

@@ -17,8 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from reno_exp.compose import check_options
-from reno_exp.validate import validate
+from reno_exp.config.compose import check_options
+from reno_exp.config.rules import validate
 
 AUTHORS_SECONDS_PER_ITEM = (20.0, 50.0)  # per 50-iterate image on one A100, as the paper reports
 
@@ -51,7 +51,7 @@ class Plan:
 
 
 def compose_config(config_dir: str, overrides: list[str], hydra_config: bool = False) -> DictConfig:
-    from reno_exp.config import register
+    from reno_exp.config.schema import register
 
     register()
     GlobalHydra.instance().clear()

@@ -31,10 +31,10 @@ from omegaconf import open_dict
 from omegaconf.errors import OmegaConfBaseException
 from torch.utils.flop_counter import FlopCounterMode
 
-from reno_exp import budget
-from reno_exp.cli import ArgumentParser, fail
-from reno_exp.compose import app_config
-from reno_exp.errors import UserError
+from reno_exp.config.compose import app_config
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import ArgumentParser, fail
+from reno_exp.methods import budget
 
 COMMAND = "python -m reno_exp.cost.step"
 METHODS = ("reno", "best_of_n", "zero_order")
@@ -43,7 +43,7 @@ METHODS = ("reno", "best_of_n", "zero_order")
 def passes(generator, rewards, zs, cond, prepared, reg_weight: float) -> dict[str, Callable[[], None]]:
     """The two passes: ``forward`` (no gradient: a search method's evaluation) and ``forward_backward``
     (a ReNO iterate: forward with gradient, backward to the noises)."""
-    from reno_exp.reno import score
+    from reno_exp.methods.reno import score
 
     def forward():
         with torch.no_grad():
@@ -103,8 +103,8 @@ def times(fns: dict[str, Callable[[], None]], device: str, repeats: int) -> dict
 
 def timed(cfg, repeats: int) -> tuple[dict[str, float], int]:
     """Seconds of each pass of the run's own build on its device, for its batch size (auto: 1)."""
-    from reno_exp.prefetch import require_weights
-    from reno_exp.run import build, noise_stream
+    from reno_exp.experiment.run import build, noise_stream
+    from reno_exp.weights.prefetch import require_weights
 
     size = 1 if cfg.batch_size == "auto" else int(cfg.batch_size)
     items = instantiate(cfg.benchmark).items(cfg.seed)[:size]
@@ -138,9 +138,9 @@ def main(argv=None) -> int:
     p.add_argument("--iterates", type=int, default=50, help="ReNO's iterates in the equal-compute sweep")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from reno_exp.config import MAX_ITERATES
-    from reno_exp.run import placed
-    from reno_exp.validate import check_arg
+    from reno_exp.config.rules import check_arg
+    from reno_exp.config.schema import MAX_ITERATES
+    from reno_exp.experiment.run import placed
 
     keep = [o for o in args.overrides if not o.startswith(("optimizer=", "optimizer.n_iters"))]
     try:

@@ -1,0 +1,1 @@
+"""The one-step generators: a noise and a prompt's conditioning in, an image in [0, 1] out, differentiably (SD-Turbo, SDXL-Turbo, Hyper-SDXL, PixArt-alpha DMD, FLUX.1-schnell, SANA-Sprint, and a tiny model for tests); each with its real checkpoint or its real architecture at random weights."""

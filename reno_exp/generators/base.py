@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from reno_exp.collate import collate
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.generators.collate import collate
 
 
 @dataclass

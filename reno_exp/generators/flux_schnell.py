@@ -23,13 +23,13 @@ from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeli
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
-from reno_exp import hub
-from reno_exp.errors import UserError
-from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
+from reno_exp.config.errors import UserError
 from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, cpu_scheduler
 from reno_exp.generators.transformer_one_step import TransformerOneStep
-from reno_exp.hub import seeded_init
-from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.text_tokenizers import offline_t5_tokenizer
+from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 MODEL = "flux_schnell"
 

@@ -15,13 +15,13 @@ import torch
 from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 
-from reno_exp import hub
 from reno_exp.generators.parts import check_depth_overrides, hub_file
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_text_parts,
     random_sdxl,
 )
+from reno_exp.weights import hub
 
 MODEL = "hyper_sdxl"
 
@@ -50,7 +50,7 @@ class HyperSDXL(SDXLUNetOneStep):
     def checkpoints(cls, cfg) -> list:
         """SDXL base without its UNet weights (the Hyper-SD file replaces them), and that file."""
         from reno_exp.generators.parts import pipeline_repo
-        from reno_exp.rewards.checkpoints import HubFile
+        from reno_exp.weights.checkpoints import HubFile
 
         return [pipeline_repo(cfg.hub_id, cfg.get("variant"), skip=("unet",)), HubFile(cfg.hyper_repo, cfg.hyper_ckpt)]
 

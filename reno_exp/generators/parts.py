@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reno_exp import hub
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.weights import hub
 
 ARCHITECTURES = Path(__file__).parent / "architectures"
 
@@ -116,7 +116,7 @@ def check_resolution(resolution: int, factor: int) -> None:
 
 def pipeline_files(variant: str | None = None) -> tuple[str, ...]:
     """Patterns of the files ``from_pretrained(repo, subfolder=...)`` reads from a diffusers pipeline repo
-    (configs, tokenizers, weights in safetensors of one variant), for ``reno_exp.prefetch``."""
+    (configs, tokenizers, weights in safetensors of one variant), for ``reno_exp.weights.prefetch``."""
     v = f".{variant}" if variant else ""
     return ("model_index.json", "*/*.json", "*/*.txt", "*/*.model",
             f"*/diffusion_pytorch_model{v}.safetensors", f"*/diffusion_pytorch_model{v}-*.safetensors",
@@ -125,7 +125,7 @@ def pipeline_files(variant: str | None = None) -> tuple[str, ...]:
 
 def pipeline_repo(repo: str, variant: str | None = None, skip: tuple[str, ...] = ()):
     """A diffusers pipeline repo to prefetch, without the subfolders in ``skip`` (parts taken elsewhere)."""
-    from reno_exp.rewards.checkpoints import HubRepo
+    from reno_exp.weights.checkpoints import HubRepo
 
     return HubRepo(repo, allow_patterns=pipeline_files(variant),
                    ignore_patterns=tuple(f"{s}/*.safetensors" for s in skip))

@@ -17,12 +17,12 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, PixArtTransformer2DModel
 from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
-from reno_exp import hub
-from reno_exp.generators.offline_tokenizers import offline_t5_tokenizer
 from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
 from reno_exp.generators.transformer_one_step import TransformerOneStep
-from reno_exp.hub import seeded_init
-from reno_exp.tokenizers import check_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.text_tokenizers import offline_t5_tokenizer
+from reno_exp.weights.tokenizers import check_tokenizer
 
 MODEL = "pixart_dmd"
 

@@ -21,12 +21,12 @@ import torch
 from diffusers import AutoencoderDC, SanaSprintPipeline, SanaTransformer2DModel, SCMScheduler
 from transformers import AutoTokenizer, Gemma2Config, Gemma2Model
 
-from reno_exp import hub
-from reno_exp.generators.offline_tokenizers import offline_gemma_tokenizer
 from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
 from reno_exp.generators.transformer_one_step import TransformerOneStep
-from reno_exp.hub import seeded_init
-from reno_exp.tokenizers import check_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.text_tokenizers import offline_gemma_tokenizer
+from reno_exp.weights.tokenizers import check_tokenizer
 
 MODEL = "sana_sprint"
 PIPELINE_DEFAULTS = {k: p.default for k, p in inspect.signature(SanaSprintPipeline.__call__).parameters.items()}

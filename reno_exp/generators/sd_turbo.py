@@ -15,10 +15,10 @@ import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from reno_exp import hub
 from reno_exp.generators.parts import cpu_scheduler
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
-from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 ARCH = Path(__file__).parent / "architectures" / "sd_turbo"
 

@@ -14,11 +14,11 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-from reno_exp import hub
 from reno_exp.generators.parts import TextEncoders, arch, cpu_scheduler
 from reno_exp.generators.unet_one_step import UNetOneStep
-from reno_exp.hub import seeded_init
-from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 
 class SDXLUNetOneStep(UNetOneStep):

@@ -15,13 +15,13 @@ from __future__ import annotations
 import torch
 from diffusers import EulerAncestralDiscreteScheduler
 
-from reno_exp import hub
 from reno_exp.generators.parts import check_depth_overrides
 from reno_exp.generators.sdxl_one_step import (
     SDXLUNetOneStep,
     load_sdxl_parts,
     random_sdxl,
 )
+from reno_exp.weights import hub
 
 MODEL = "sdxl_turbo"
 
@@ -37,9 +37,9 @@ def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant:
 class SDXLTurbo(SDXLUNetOneStep):
     @classmethod
     def checkpoints(cls, cfg) -> list:
-        """What ``reno_exp.prefetch`` downloads for this config: the pipeline and the separate VAE."""
+        """What ``reno_exp.weights.prefetch`` downloads for this config: the pipeline and the separate VAE."""
         from reno_exp.generators.parts import pipeline_repo
-        from reno_exp.rewards.checkpoints import HubRepo
+        from reno_exp.weights.checkpoints import HubRepo
 
         if not cfg.get("vae_id"):
             return [pipeline_repo(cfg.hub_id, cfg.get("variant"))]

@@ -11,8 +11,8 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from reno_exp.generators.sd_turbo import arch
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
-from reno_exp.hub import seeded_init
-from reno_exp.tokenizers import offline_clip_tokenizer
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.tokenizers import offline_clip_tokenizer
 
 
 def tiny_sd_parts(weights_seed: int = 0) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 from reno_exp.generators.base import Generation, OneStepGenerator, place, torch_dtype
 from reno_exp.generators.parts import TextEncoders, decode_to_image
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 from reno_exp.generators.base import Generation, OneStepGenerator, place
 
 

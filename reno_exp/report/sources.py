@@ -3,7 +3,7 @@ module moves, only these imports change.
 
 The report never recomputes what another command owns: the tables are ``python -m reno_exp.tables``'s own
 Markdown (its ``main``, run into a scratch directory), the per-iterate means and the run-level means are
-reno_exp.summary's, a job's label is the tables' variant (reno_exp.tables.jobs), and the noise analysis is
+reno_exp.store.summary's, a job's label is the tables' variant (reno_exp.tables.jobs), and the noise analysis is
 whatever ``python -m reno_exp.analysis`` left under each directory's ``analysis/``.
 """
 
@@ -15,13 +15,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from reno_exp.cli import ArgumentParser, guarded
-from reno_exp.errors import UserError
-from reno_exp.evaluate import EVALUATION, RECORD_FIELD
-from reno_exp.records import RESULTS, read_records
-from reno_exp.run_files import check_run, ours, runs_under
-from reno_exp.rundir import RunInfo, writable
-from reno_exp.summary import curves, means, ok
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.evaluate.scoring import EVALUATION, RECORD_FIELD
+from reno_exp.store.files import check_run, ours, runs_under
+from reno_exp.store.records import RESULTS, read_records
+from reno_exp.store.rundir import RunInfo, writable
+from reno_exp.store.summary import curves, means, ok
 from reno_exp.tables import main as tables_main
 from reno_exp.tables.jobs import Job, find_jobs, group_of, read_scores
 

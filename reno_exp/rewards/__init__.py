@@ -1,0 +1,1 @@
+"""The rewards: an image in [0, 1] and a prompt to a differentiable score (ImageReward, HPSv2.1, PickScore, CLIPScore, the LAION aesthetic predictor, the seed's colour criterion), and the weighted set Algorithm 1 maximises."""

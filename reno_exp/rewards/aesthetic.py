@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
-from reno_exp.rewards.checkpoints import Checkpoint, OpenCLIPHubWeights, UrlFile
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.openclip_towers import build_clip
 from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
+from reno_exp.weights.checkpoints import Checkpoint, OpenCLIPHubWeights, UrlFile
 
 CLIP_NAME = "ViT-L-14-quickgelu"  # OpenAI's ViT-L/14 uses QuickGELU
 CLIP_WEIGHTS = OpenCLIPHubWeights("timm/vit_large_patch14_clip_224.openai")

@@ -15,8 +15,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from reno_exp.collate import collate
-from reno_exp.hub import seeded_init
+from reno_exp.generators.collate import collate
+from reno_exp.weights.hub import seeded_init
 
 
 class Reward(nn.Module):

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
-from reno_exp import hub
-from reno_exp.rewards.checkpoints import Checkpoint, HubRepo
 from reno_exp.rewards.towers import TowerReward, cosine
-from reno_exp.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.checkpoints import Checkpoint, HubRepo
+from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 ARCH = Path(__file__).parent / "architectures" / "clip_vit_h14.json"
 LAION = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 from reno_exp.rewards.base import Reward
 
 CHANNELS = ("red", "green", "blue")

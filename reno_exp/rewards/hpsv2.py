@@ -10,9 +10,9 @@ from __future__ import annotations
 import open_clip
 import torch
 
-from reno_exp.rewards.checkpoints import Checkpoint, HubFile
 from reno_exp.rewards.openclip_towers import blocks, build_clip
 from reno_exp.rewards.towers import TowerReward, cosine, load_strict
+from reno_exp.weights.checkpoints import Checkpoint, HubFile
 
 CLIP_NAME = "ViT-H-14"
 

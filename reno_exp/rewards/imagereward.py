@@ -22,12 +22,12 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from transformers import BertTokenizer, BlipTextConfig, BlipTextModel
 
-from reno_exp import hub
-from reno_exp.rewards.bert_vocab import offline_bert_tokenizer
-from reno_exp.rewards.checkpoints import Checkpoint, HubFile, HubRepo
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
-from reno_exp.tokenizers import check_tokenizer
+from reno_exp.weights import hub
+from reno_exp.weights.bert_vocab import offline_bert_tokenizer
+from reno_exp.weights.checkpoints import Checkpoint, HubFile, HubRepo
+from reno_exp.weights.tokenizers import check_tokenizer
 
 MEAN, STD = 0.16717362830052426, 1.0333394966054072
 MAX_LENGTH = 35

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from reno_exp.collate import collate
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
+from reno_exp.generators.collate import collate
 from reno_exp.rewards.base import Reward
 from reno_exp.rewards.preprocess import clip_preprocess
 

@@ -16,9 +16,9 @@ import argparse
 import csv
 from pathlib import Path
 
-from reno_exp.cli import ArgumentParser, guarded
-from reno_exp.errors import UserError
-from reno_exp.run_files import check_run, ours, runs_under
+from reno_exp.config.errors import UserError
+from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.store.files import check_run, ours, runs_under
 from reno_exp.tables import equal_compute, paper, parti_loo, wandb_log
 from reno_exp.tables.jobs import EVALUATION, find_jobs, read_scores
 from reno_exp.tables.runs import runs_summary

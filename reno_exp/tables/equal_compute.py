@@ -19,7 +19,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from reno_exp.summary import ok
+from reno_exp.store.summary import ok
 from reno_exp.tables.jobs import Job, read_scores, records
 from reno_exp.tables.numbers import fmt, mean
 

@@ -1,11 +1,11 @@
 """The jobs of a sweep, as their own run records say (``run.yaml``, verified), and what sets each one apart.
 
 A job's row in a table is its model, its method (the reward option) and its *variant*, all read from its
-resolved config (reno_exp.labels), never from the option names or overrides it was launched with: the
+resolved config (reno_exp.config.labels), never from the option names or overrides it was launched with: the
 optimisation method when it is not ReNO (``optimizer=best_of_n``), then every way its config departs from
 the paper's setting of its model, rewards and suite (``random_init=true``, ``model.resolution=64``,
 ``optimizer.optim.lr=10``), except the keys a table lays out as columns (the T2I-CompBench category,
-GenEval tags) and the ones that change no result (shards, logging: reno_exp.identity). A row without a
+GenEval tags) and the ones that change no result (shards, logging: reno_exp.config.identity). A row without a
 variant is the paper's setting, and only such a row is printed beside the paper's numbers. Jobs that
 differ only in their shard have the same variant and merge; two jobs with the same variant have the same
 result config (outside the columns), and if they somehow do not, their config fingerprint is added, so
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from reno_exp import identity, labels
-from reno_exp.labels import COLUMNS
-from reno_exp.records import RESULTS, JsonLines
-from reno_exp.run_files import own_records
-from reno_exp.rundir import RunInfo, latest_launch, read_info
+from reno_exp.config import identity, labels
+from reno_exp.config.labels import COLUMNS
+from reno_exp.store.files import own_records
+from reno_exp.store.records import RESULTS, JsonLines
+from reno_exp.store.rundir import RunInfo, latest_launch, read_info
 
 EVALUATION = "evaluation.jsonl"
 

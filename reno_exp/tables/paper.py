@@ -20,7 +20,7 @@ from pathlib import Path
 from reno_exp.tables.jobs import Job, group_of, read_scores
 from reno_exp.tables.numbers import fmt, mean
 
-PAPER = Path(__file__).resolve().parents[1] / "paper_tables.csv"
+PAPER = Path(__file__).resolve().parent / "paper_tables.csv"
 
 MODELS = {"pixart_dmd": "PixArt-α DMD", "sd_turbo": "SD-Turbo", "sdxl_turbo": "SDXL-Turbo", "hyper_sdxl": "HyperSDXL"}
 TRANSFERS = {"sdxl_base": "SDXL", "sd21_base": "SD 2.1", "flux_schnell": "FLUX.1-schnell (4 steps)"}

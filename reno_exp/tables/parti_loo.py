@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reno_exp.summary import means
+from reno_exp.store.summary import means
 from reno_exp.tables.jobs import Job, records
 from reno_exp.tables.numbers import fmt
 

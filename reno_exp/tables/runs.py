@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reno_exp.summary import ok
+from reno_exp.store.summary import ok
 from reno_exp.tables.jobs import Job, group_of, records
 from reno_exp.tables.numbers import fmt, mean
 

@@ -18,7 +18,7 @@ import diffusers
 import torch
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
-from reno_exp.errors import UserError
+from reno_exp.config.errors import UserError
 from reno_exp.generators.base import place, torch_dtype
 
 

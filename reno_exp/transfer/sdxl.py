@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from diffusers import StableDiffusionXLPipeline
 
-from reno_exp import hub
 from reno_exp.generators.parts import check_resolution, cpu_scheduler
 from reno_exp.generators.sdxl_one_step import load_sdxl_parts, random_sdxl
 from reno_exp.transfer.base import PipelineTransfer, scheduler_class
+from reno_exp.weights import hub
 
 ARCH = "hyper_sdxl"  # SDXL base's configs
 

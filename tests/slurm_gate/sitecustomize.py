@@ -10,7 +10,7 @@ import os
 if os.environ.get("RENO_EXP_TEST_GATE"):
     import time
 
-    from reno_exp.records import RunRecords
+    from reno_exp.store.records import RunRecords
 
     gate, after = os.environ["RENO_EXP_TEST_GATE"], int(os.environ.get("RENO_EXP_TEST_GATE_AFTER", "1"))
     append = RunRecords.append

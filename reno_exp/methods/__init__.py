@@ -1,0 +1,1 @@
+"""The optimisation methods on a batch of noises: the objective (rewards and the noise-norm regulariser), ReNO's Algorithm 1, best-of-N, L-BFGS and zero-order search, per-item tracking and compute budgets."""
