@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from reno_exp.config.compose import CONF
-from reno_exp.config.exits import EXIT_INTERRUPTED, fail, one_line_errors, user_error
+from reno_exp.config.errors import EXIT_INTERRUPTED, fail, one_line_errors, user_error
 from reno_exp.config.preflight import unmake_dir
 from reno_exp.config.schema import register
 
@@ -27,7 +27,7 @@ log = logging.getLogger("reno_exp")
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")  # absolute: also when imported
 def main(cfg: DictConfig) -> None:
-    from reno_exp.config.rules import check_device
+    from reno_exp.config.placement import check_device
     from reno_exp.experiment.run import run  # heavy imports (torch, diffusers) after the config is validated
 
     hc = HydraConfig.get()

@@ -47,7 +47,8 @@ sys.meta_path[:] = [Image(f) for f in sys.meta_path]
 for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
     del sys.modules[name]
 
-from reno_exp.bench import cuda, gpu_check  # noqa: E402
+import reno_exp.build.parts  # noqa: E402
+from reno_exp.bench import cuda, gpu_check, gpu_plan  # noqa: E402
 
 
 def save(rc) -> None:
@@ -67,8 +68,8 @@ if what == "dry":
 
     from reno_exp.bench.commands import compose_run
 
-    for model in gpu_check.MODELS:
-        cfg = compose_run([f"model={model}", "random_init=true", *gpu_check.REWARDS], 1, "cuda")
+    for model in gpu_plan.MODELS:
+        cfg = compose_run([f"model={model}", "random_init=true", *gpu_plan.REWARDS], 1, "cuda")
         for target in [cfg.model._target_, *(node._target_ for node in cfg.reward.values())]:
             get_class(target)
     save(rc)
@@ -86,10 +87,10 @@ elif what == "hang":
 
     fixed = Estimate(MemoryPrediction({"denoiser": PartMemory(2**20, Linear(0, 2**20), Linear(0, 0))},
                                       Linear(0, 2**20), None), {"denoiser": 10**9})
-    gpu_check.Estimates.compute = lambda self, model, cfg: fixed
-    gpu_check.START_S = gpu_check.BUILD_S = gpu_check.RUN_S = 0.0
+    gpu_plan.Estimates.compute = lambda self, model, cfg: fixed
+    gpu_plan.START_S = gpu_plan.BUILD_S = gpu_plan.RUN_S = 0.0
     cuda.measure = measure
-    reno_exp.experiment.run.build = lambda *a, **k: ("generator", "rewards")
+    reno_exp.build.parts.build = lambda *a, **k: ("generator", "rewards")
     save(None)
     save(gpu_check.main(args))
 else:

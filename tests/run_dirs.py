@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from reno_exp.store.rundir import LAUNCHES, RunInfo
+from reno_exp.store.names import LAUNCHES
+from reno_exp.store.rundir import RunInfo
 
 
 def make_run_dir(run: Path, config: dict, choices: dict | None = None, overrides: list[str] | None = None,
@@ -30,6 +31,6 @@ def paper_config(*overrides: str, device: str = "cuda") -> dict:
     """The result config the app records for these overrides (on CUDA by default: the paper's dtypes)."""
     from reno_exp.config.compose import app_config
     from reno_exp.config.identity import result_config
-    from reno_exp.experiment.run import placed
+    from reno_exp.config.placement import placed
 
     return result_config(placed(app_config([*overrides, f"device={device}"])))

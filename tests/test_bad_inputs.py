@@ -57,8 +57,8 @@ def made(tmp_path_factory, compose_module):
     edited = yaml.safe_load((good / "run.yaml").read_text())
     edited["config"]["optimizer"]["n_iters"] = 40  # edited by hand, its fingerprint kept
     (copy("edited_run_yaml") / "run.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))
-    text = (good / "run.yaml").read_text()
-    (copy("truncated_run_yaml") / "run.yaml").write_text(text[: len(text) // 2])
+    lines = (good / "run.yaml").read_text().splitlines(keepends=True)  # cut at a line: still YAML, not whole
+    (copy("truncated_run_yaml") / "run.yaml").write_text("".join(lines[: len(lines) // 2]))
     lines = (good / "results.jsonl").read_text().splitlines()
     other = {**json.loads(lines[0]), "key": "00009_00", "fingerprint": "0123456789ab"}  # another config's record
     (copy("foreign_records") / "results.jsonl").write_text("\n".join([*lines, json.dumps(other)]) + "\n")
@@ -109,7 +109,7 @@ app = entry_point("app", "reno_exp.__main__", "cli")
 evaluate = entry_point("evaluate", "reno_exp.evaluate.scoring")
 analysis = entry_point("analysis", "reno_exp.analysis.__main__")
 tables = entry_point("tables", "reno_exp.tables.cli")
-prefetch = entry_point("prefetch", "reno_exp.weights.prefetch")
+prefetch = entry_point("prefetch", "reno_exp.prefetch")
 collect = entry_point("collect", "reno_exp.benchmarks.collect")
 bench = entry_point("bench", "reno_exp.bench.__main__")
 cost_step = entry_point("cost_step", "reno_exp.cost.step")
@@ -378,14 +378,14 @@ def test_every_numeric_field_of_every_schema_has_a_range():
 
     from reno_exp.config import benchmark as benchmarks
     from reno_exp.config import model as generators
+    from reno_exp.config import optimizer, transfer
     from reno_exp.config import reward as rewards
-    from reno_exp.config import transfer
-    from reno_exp.config.schema import schema as config
+    from reno_exp.config import schema as app_schema
     from reno_exp.evaluate.geneval import GenEvalConfig
     from reno_exp.evaluate.scoring import EvaluateConfig
     from reno_exp.evaluate.t2i_compbench import T2ICompBenchConfig
 
-    schemas = [config.Config, config.OptimizerConfig, EvaluateConfig, GenEvalConfig, T2ICompBenchConfig,
+    schemas = [app_schema.Config, optimizer.OptimizerConfig, optimizer.ZeroOrderConfig, EvaluateConfig, GenEvalConfig, T2ICompBenchConfig,
                *benchmarks.SCHEMAS.values(), *generators.SCHEMAS.values(), *rewards.SCHEMAS.values(),
                *transfer.SCHEMAS.values()]
     unchecked = []
@@ -437,7 +437,7 @@ def test_a_cuda_device_must_exist_here(monkeypatch):
     import torch
 
     from reno_exp.config.errors import UserError
-    from reno_exp.config.rules import check_device
+    from reno_exp.config.placement import check_device
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     for fine in ("cuda", "cuda:1", "cpu", None):

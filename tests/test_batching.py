@@ -8,9 +8,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
+from reno_exp import methods
+from reno_exp.config.placement import placed
 from reno_exp.experiment.batching import Batches, batch_size
-from reno_exp.experiment.run import placed, run
-from reno_exp.methods import reno
+from reno_exp.experiment.run import run
 from reno_exp.store.records import read_records
 
 # 10 items over five prompts (seeds 0, 1), each prompt with its own fault (tests/trap_rewards.py): prompt 0
@@ -173,7 +174,7 @@ def test_every_item_spends_one_forward_per_iterate_and_a_backward_per_step(runs,
 def test_the_generator_runs_n_iters_minus_1_backward_passes_per_batch(tiny_generator):
     """Counted where the gradient flows, not where the loop says it does: a backward pass through the
     generator's image per step, none after the last iterate (a wasted one per item otherwise)."""
-    from reno_exp.config.schema import OptimizerConfig
+    from reno_exp.config.optimizer import OptimizerConfig
     from reno_exp.rewards.base import RewardSet
     from reno_exp.rewards.color import ColorReward
 
@@ -192,7 +193,7 @@ def test_the_generator_runs_n_iters_minus_1_backward_passes_per_batch(tiny_gener
     prepared = rewards.collate([rewards.prepare("a red bench")] * 3)
     noises = [(lambda g: lambda: torch.randn((1, *tiny_generator.latent_shape), generator=g))(
         torch.Generator().manual_seed(s)) for s in range(3)]
-    results = reno.optimise(tiny_generator, rewards, cond, prepared, noises, cfg)
+    results = methods.optimise(tiny_generator, rewards, cond, prepared, noises, cfg)
     assert backwards == [3] * 4  # one pass for the batch of 3 per step, 4 steps for 5 iterates
     assert [r.history[-1]["backwards"] for r in results] == [4, 4, 4]
 
@@ -218,16 +219,18 @@ def test_best_of_n_batched_equals_alone(compose, tmp_path):
 
 
 def test_an_out_of_memory_batch_is_halved_and_run_again(compose, tmp_path, monkeypatch, alone):
-    real = reno.optimise
+    from reno_exp.methods.reno import ReNO
+
+    real = ReNO.optimise
     sizes = []
 
-    def optimise(generator, rewards, cond, prepared, noises, cfg, on_iterate=None):
+    def optimise(self, objective, noises, cfg, on_iterate=None):
         sizes.append(len(noises))
         if len(noises) > 2:  # a GPU that fits two items
             raise torch.OutOfMemoryError("CUDA out of memory (injected)")
-        return real(generator, rewards, cond, prepared, noises, cfg, on_iterate)
+        return real(self, objective, noises, cfg, on_iterate)
 
-    monkeypatch.setattr(reno, "optimise", optimise)
+    monkeypatch.setattr(ReNO, "optimise", optimise)
     run(trapped(compose, "batch_size=8"), tmp_path)
     assert sizes == [8, 4, 2, 2, 2, 2, 2]
     records = by_item(tmp_path)

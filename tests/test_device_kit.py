@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from reno_exp.bench import gpu_check
-from reno_exp.bench.gpu_check import HEADER, Step, order, plan, plan_table, run
+from reno_exp.bench import gpu_check, gpu_plan
+from reno_exp.bench.gpu_check import run
+from reno_exp.bench.gpu_plan import HEADER, Step, order, plan, plan_table
 from reno_exp.cost.estimate import Estimate, Linear, MemoryPrediction, PartMemory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,12 +67,12 @@ def test_without_a_gpu_it_says_so_in_one_line_and_exits_2():
 
 
 def test_steps_come_in_the_order_that_matters_most():
-    steps = order(gpu_check.MODELS, [1, "auto"], [False, True])
+    steps = order(gpu_plan.MODELS, [1, "auto"], [False, True])
     assert steps[:2] == [Step("sd_turbo", False, 1), Step("sd_turbo", False, "auto")]
     eager = [s for s in steps if not s.compiled]
-    assert steps[: len(eager)] == eager and [s.model for s in eager[::2]] == list(gpu_check.MODELS)
+    assert steps[: len(eager)] == eager and [s.model for s in eager[::2]] == list(gpu_plan.MODELS)
     assert steps[len(eager)] == Step("sd_turbo", True, "auto")  # the batch a sweep runs, compiled first
-    assert len(steps) == 4 * len(gpu_check.MODELS)
+    assert len(steps) == 4 * len(gpu_plan.MODELS)
 
 
 def test_the_plan_sizes_batches_by_the_cost_model_and_counts_a_build_once():
@@ -83,10 +84,10 @@ def test_the_plan_sizes_batches_by_the_cost_model_and_counts_a_build_once():
     assert by["b", 1].batch == 1 and by["b", "auto"].batch is None and "same as" in by["b", "auto"].note
     assert by["c", 1].batch is None and "does not fit" in by["c", 1].note
     # the FLOPs at the assumed share of the peak, a warm-up and a timed run; a build when the model changes
-    flops_s = 2 * 3 * 1e12 / (gpu_check.ASSUMED_SHARE * 1000e12)
-    assert by["a", 1].seconds == pytest.approx(2 * gpu_check.RUN_S + flops_s)
-    assert by["a", 1].cost(None) == pytest.approx(gpu_check.BUILD_S + by["a", 1].seconds)
-    assert by["a", "auto"].cost(("a", False)) == pytest.approx(2 * gpu_check.RUN_S + by["a", "auto"].batch * flops_s)
+    flops_s = 2 * 3 * 1e12 / (gpu_plan.ASSUMED_SHARE * 1000e12)
+    assert by["a", 1].seconds == pytest.approx(2 * gpu_plan.RUN_S + flops_s)
+    assert by["a", 1].cost(None) == pytest.approx(gpu_plan.BUILD_S + by["a", 1].seconds)
+    assert by["a", "auto"].cost(("a", False)) == pytest.approx(2 * gpu_plan.RUN_S + by["a", "auto"].batch * flops_s)
     capped = plan(steps, dict.fromkeys(ests), ests, 80 * GiB, 1000.0, 3, 4)
     assert capped[1].batch == 4
     # a step over the budget is passed over; the next is counted with the build the skipped one would have done
@@ -94,11 +95,11 @@ def test_the_plan_sizes_batches_by_the_cost_model_and_counts_a_build_once():
     planned = plan(steps, dict.fromkeys(ests), slow, 80 * GiB, 1000.0, 3, None)
     by = {(p.step.model, p.step.batch): p for p in planned}
     assert by["a", "auto"].cost(("a", False)) > by["b", 1].cost(None) + 1
-    lines = plan_table(planned, budget_s=gpu_check.START_S + by["a", 1].cost(None) + by["b", 1].cost(None) + 0.5
+    lines = plan_table(planned, budget_s=gpu_plan.START_S + by["a", 1].cost(None) + by["b", 1].cost(None) + 0.5
                        ).split("\n")
     assert [line.split(" | ")[-1] for line in lines[2:5]] == [
         "planned |", "over the budget: skipped unless time is left |", "planned |"]
-    assert lines[-1].startswith(f"estimated: {gpu_check.START_S + by['a', 1].cost(None) + by['b', 1].cost(None):.0f} s")
+    assert lines[-1].startswith(f"estimated: {gpu_plan.START_S + by['a', 1].cost(None) + by['b', 1].cost(None):.0f} s")
 
 
 def test_the_budget_skips_a_step_its_estimate_does_not_fit(monkeypatch, tmp_path):
@@ -114,7 +115,7 @@ def test_the_budget_skips_a_step_its_estimate_does_not_fit(monkeypatch, tmp_path
         return cuda.Measurement(1.0, None, 0.5, ["out of memory at batch 2"])
 
     monkeypatch.setattr(cuda, "measure", measure)
-    monkeypatch.setattr("reno_exp.experiment.run.build", lambda *a, **k: ("generator", "rewards"))
+    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a, **k: ("generator", "rewards"))
     cfg = OmegaConf.create({"compile": False, "device": "cpu"})
     planned = plan(order(["a"], [1, "auto"], [False]), {"a": cfg}, {"a": estimate(1, 1, 0.1)}, 80 * GiB,
                    1000.0, 3, None)

@@ -8,11 +8,11 @@ import torch
 from run_dirs import make_run_dir, paper_config
 from test_reno import Quadratic, SigmoidGenerator
 
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import causes
+from reno_exp.config import optimizer as budget
+from reno_exp.config.errors import UserError, causes
 from reno_exp.cost import step
 from reno_exp.experiment.run import run
-from reno_exp.methods import budget
+from reno_exp.methods import Objective
 from reno_exp.rewards.base import RewardSet
 from reno_exp.store.records import read_records
 from reno_exp.tables import cli
@@ -35,9 +35,9 @@ def test_each_method_gets_the_iterates_that_fit_in_renos_budget(compose, fb_cost
     spent = {}
     for method in METHODS:
         opt = compose(["experiment=equal_compute", f"optimizer={method}", f"optimizer.forward_backward_cost={fb_cost}"]).optimizer
-        loop, n = budget.loop_of(opt), opt.n_iters
-        spent[method] = loop.spent(opt, n - 1)  # what the run costs
-        assert spent[method] <= budget_ + 1e-9 < loop.spent(opt, n)  # the most iterates that fit
+        n = opt.n_iters
+        spent[method] = budget.spent(opt, n - 1)  # what the run costs
+        assert spent[method] <= budget_ + 1e-9 < budget.spent(opt, n)  # the most iterates that fit
     assert spent["reno"] == pytest.approx(budget_)
     assert budget_ - spent["best_of_n"] < 1 and budget_ - spent["zero_order"] < 4  # within one iterate's cost
 
@@ -175,7 +175,7 @@ class Linear(SigmoidGenerator):
 def test_the_cost_of_a_forward_backward_pass_is_measured_in_forward_passes():
     rewards = RewardSet({"q": Quadratic(torch.full((1, 3, 4, 4), 0.5))}, {"q": 1.0})
     z = torch.randn(1, 3, 4, 4).requires_grad_()
-    fns = step.passes(Linear(), rewards, [z], None, rewards.prepare("p"), 0.0)
+    fns = step.passes(Objective(Linear(), rewards, None, rewards.prepare("p"), 0.0), [z])
     ff, fb = step.flops(fns["forward"]), step.flops(fns["forward_backward"])
     assert ff == 2 * 48 * 48 and fb == 2 * ff  # the gradient to the noise only: no weight gradients
     assert z.grad is not None and z.grad.abs().sum() > 0
@@ -186,16 +186,17 @@ def test_the_cost_of_a_forward_backward_pass_is_measured_in_forward_passes():
 @pytest.mark.slow
 def test_the_dry_runs_flops_are_the_real_builds(compose):
     """The meta-device dry run counts what the real tiny model and rewards compute, pass by pass."""
-    from reno_exp.experiment.run import build, noise_stream, placed
+    from reno_exp.build.parts import build
+    from reno_exp.config.placement import placed
 
     cfg = compose(["reward=all", "random_init=true", "tiny=true"])
     dry = step.dry_flops(cfg)
     cfg = placed(cfg)
     generator, rewards = build(cfg, "cpu")
     prompt = "a photo of a cat on a red sofa"  # the dry run's first prompt
-    fns = step.passes(generator, rewards, [noise_stream(generator, 0)().requires_grad_()],
-                      generator.collate([generator.encode_prompt(prompt)]), rewards.collate([rewards.prepare(prompt)]),
-                      cfg.optimizer.reg_weight)
+    objective = Objective(generator, rewards, generator.collate([generator.encode_prompt(prompt)]),
+                          rewards.collate([rewards.prepare(prompt)]), cfg.optimizer.reg_weight)
+    fns = step.passes(objective, [generator.sample_noise(0).requires_grad_()])
     real = {name: step.flops(fn) for name, fn in fns.items()}
     # attention runs CUDA's fused kernels in the dry run and the CPU's here: totals agree to a few percent,
     # the ratio (what equal compute uses) closer
@@ -205,10 +206,10 @@ def test_the_dry_runs_flops_are_the_real_builds(compose):
     assert 1.5 < ratio < 3
 
 
-def count_one_at_a_time(loop, opt, budget_) -> int:
+def count_one_at_a_time(opt, budget_) -> int:
     """The most iterates that fit, counted as the resolver once did (what the closed form must equal)."""
     n = 1
-    while loop.spent(opt, n) <= budget_ + budget.EPS:
+    while budget.spent(opt, n) <= budget_ + budget.EPS:
         n += 1
     return n
 
@@ -220,7 +221,7 @@ def test_the_budget_in_closed_form_is_the_count_one_at_a_time(compose, method, f
     opt = compose([f"optimizer={method}", f"optimizer.forward_backward_cost={fb_cost}",
                    f"optimizer.n_iters=${{equal_compute:{reno_iterates}}}"]).optimizer
     budget_ = 1 + (reno_iterates - 1) * fb_cost
-    assert opt.n_iters == count_one_at_a_time(budget.loop_of(opt), opt, budget_)
+    assert opt.n_iters == count_one_at_a_time(opt, budget_)
 
 
 def test_a_budget_past_the_bound_on_iterates_is_refused_naming_both(compose):

@@ -194,7 +194,7 @@ def test_evaluate_config_errors(tmp_path):
 
 
 def test_evaluate_names_every_missing_weight_before_building(tmp_path, monkeypatch, capsys):
-    from reno_exp.evaluate.scoring import scoring as evaluate
+    from reno_exp.evaluate import scoring as evaluate
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(evaluate, "build", lambda *a: pytest.fail("nothing is built without the weights"))

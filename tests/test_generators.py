@@ -510,7 +510,8 @@ def test_random_init_weights_are_a_function_of_the_config_alone(toy_architecture
 
 
 def test_prefetch_lists_every_checkpoint_a_model_loads():
-    from reno_exp.weights.prefetch import compose, needed
+    from reno_exp.config.compose import compose
+    from reno_exp.weights.needs import needed
 
     def names(model, *extra):
         return {c.name: c for c in needed(compose([f"model={model}", "reward=color", *extra]))}

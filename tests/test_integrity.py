@@ -18,8 +18,9 @@ from reno_exp.config import identity
 from reno_exp.config.errors import UserError
 from reno_exp.experiment.run import run
 from reno_exp.store import summary
-from reno_exp.store.records import RESULTS, JsonLines, read_records
-from reno_exp.store.rundir import RUN, RunDir, read_info
+from reno_exp.store.names import RESULTS, RUN
+from reno_exp.store.records import JsonLines, read_records
+from reno_exp.store.rundir import RunDir, read_info
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "progress=false", "save_images=false"]
@@ -264,7 +265,7 @@ def test_the_summary_says_what_it_shows_and_reports_nan_totals():
 def test_outputs_that_cannot_be_written_stop_the_run_before_any_work(compose, tmp_path, make, message, monkeypatch):
     d = tmp_path / "run"
     make(d)
-    monkeypatch.setattr("reno_exp.experiment.run.build", lambda *a: pytest.fail("built models for an unwritable run"))
+    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a: pytest.fail("built models for an unwritable run"))
     with pytest.raises(UserError, match=message):
         run(compose(FAST), d)
 

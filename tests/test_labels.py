@@ -9,7 +9,8 @@ from run_dirs import paper_config
 
 from reno_exp.config import labels
 from reno_exp.config.errors import UserError
-from reno_exp.store.rundir import RUN, RunInfo, read_info
+from reno_exp.store.names import RUN
+from reno_exp.store.rundir import RunInfo, read_info
 
 # ------------------------------------------------------------------------------------ labels
 
@@ -92,13 +93,17 @@ def test_a_run_yaml_edited_by_hand_is_refused_even_with_its_fingerprint_kept(tmp
 
 # ---------------------------------------------------------------------- one method setting
 
-def test_every_option_records_the_loop_its_method_runs(compose):
-    from reno_exp.config.schema import LOOPS
-    from reno_exp.methods import budget
+def test_every_option_runs_the_method_it_names_and_records_the_legacy_loop_stamp(compose):
+    """The method is the one setting: the registry runs what it names; the fingerprint keeps the stamp that
+    runs recorded before (``optimizer.loop``), derived from the method, so that they still resume."""
+    from reno_exp.config.identity import LEGACY_LOOPS, result_config
+    from reno_exp.methods import method_of
 
     for option in ("reno", "adam", "best_of_n", "lbfgs", "zero_order"):
-        optimizer = compose([f"optimizer={option}"]).optimizer
-        assert optimizer.loop == LOOPS[optimizer.method] == budget.loop_of(optimizer).__name__
+        cfg = compose([f"optimizer={option}"])
+        assert "loop" not in cfg.optimizer
+        assert method_of(cfg.optimizer).method == cfg.optimizer.method
+        assert result_config(cfg)["optimizer"]["loop"] == LEGACY_LOOPS[cfg.optimizer.method.value]
 
 
 # ----------------------------------------------------------------------- the quoting that works

@@ -11,11 +11,13 @@ from omegaconf import OmegaConf
 from test_batching import assert_same_results, by_item
 from test_reno import Quadratic, SigmoidGenerator, stream
 
+from reno_exp import methods
+from reno_exp.config import optimizer
 from reno_exp.config.errors import UserError
-from reno_exp.config.schema import OptimizerConfig, ZeroOrderConfig
-from reno_exp.experiment import run as run_module
+from reno_exp.config.optimizer import OptimizerConfig, ZeroOrderConfig
+from reno_exp.config.rules import validate
 from reno_exp.experiment.run import run
-from reno_exp.methods import lbfgs, reno, zero_order
+from reno_exp.methods import zero_order
 from reno_exp.rewards.base import Reward, RewardSet
 
 CONF = __import__("reno_exp.config.compose").config.compose.CONF / "optimizer"
@@ -64,13 +66,14 @@ def quadratic(target=None):
 
 # ---------------------------------------------------------------------------------------------- L-BFGS
 
-def test_the_options_name_their_loops_and_lbfgs_has_the_authors_settings():
+def test_the_options_name_their_methods_and_lbfgs_has_the_authors_settings():
     cfg = option("lbfgs")
-    assert cfg.loop == "reno_exp.methods.lbfgs" and cfg.method.value == "lbfgs"
+    assert type(methods.method_of(cfg)).__name__ == "LBFGS" and cfg.method.value == "lbfgs"
     assert dict(cfg.optim) == {"_target_": "torch.optim.LBFGS", "_partial_": True, "lr": 5.0, "max_iter": 10,
                                "history_size": 3, "line_search_fn": "strong_wolfe"}
-    assert option("reno").loop == "reno_exp.methods.reno" and option("best_of_n").loop == "reno_exp.methods.reno"
-    assert option("zero_order", ZeroOrderConfig).loop == "reno_exp.methods.zero_order"
+    assert [type(methods.method_of(option(name))).__name__ for name in ("reno", "adam", "best_of_n")] == [
+        "ReNO", "ReNO", "BestOfN"]
+    assert type(methods.method_of(option("zero_order", ZeroOrderConfig))).__name__ == "ZeroOrder"
 
 
 def test_adam_and_lbfgs_get_no_sgd_keys_from_the_default(compose):
@@ -83,7 +86,7 @@ def test_adam_and_lbfgs_get_no_sgd_keys_from_the_default(compose):
 def test_lbfgs_reaches_the_optimum_and_counts_every_evaluation(per_call):
     rewards, reward, target = quadratic()
     gen = Counting(per_call)
-    (out,) = lbfgs.optimise(gen, rewards, None, rewards.prepare("p"), [stream()], option("lbfgs", n_iters=5, reg_weight=0.0))
+    (out,) = methods.optimise(gen, rewards, None, rewards.prepare("p"), [stream()], option("lbfgs", n_iters=5, reg_weight=0.0))
     assert out.initial.total < -1.0
     assert out.best.total > -1e-8
     torch.testing.assert_close(out.best.image, target, atol=1e-4, rtol=0)
@@ -107,7 +110,7 @@ def test_lbfgs_stops_an_item_at_a_non_finite_loss():
             return torch.where(s.detach() > -0.5, torch.full_like(s, float("nan")), s)
 
     rewards = RewardSet({"q": Poison(quadratic()[2])}, {"q": 1.0})
-    (out,) = lbfgs.optimise(Counting(), rewards, None, rewards.prepare("p"), [stream()], option("lbfgs", reg_weight=0.0))
+    (out,) = methods.optimise(Counting(), rewards, None, rewards.prepare("p"), [stream()], option("lbfgs", reg_weight=0.0))
     assert out.events[-1]["event"] == "non-finite loss; L-BFGS stopped"
     assert math.isnan(out.history[-1]["total"]) and out.best.total <= -0.5
 
@@ -116,14 +119,14 @@ def test_lbfgs_refuses_a_batch_before_anything_is_built(compose, tmp_path, monke
     def build(*a, **k):
         raise AssertionError("built")
 
-    monkeypatch.setattr(run_module, "build", build)
+    monkeypatch.setattr("reno_exp.build.parts.build", build)
     with pytest.raises(UserError, match="takes at most 1 item"):
-        run(compose(["optimizer=lbfgs", "batch_size=2"]), tmp_path)
-    assert not any(tmp_path.iterdir())
-    assert run_module.optimiser_loop(compose(["optimizer=lbfgs", "batch_size=auto"])) is lbfgs
+        validate(compose(["optimizer=lbfgs", "batch_size=2"]))  # as every entry point checks a config first
+    validate(compose(["optimizer=lbfgs", "batch_size=auto"]))
+    assert methods.method_of(compose(["optimizer=lbfgs"]).optimizer).method.max_batch_size == 1
     rewards = quadratic()[0]
     with pytest.raises(UserError, match="one item at a time"):
-        lbfgs.optimise(Counting(), rewards, None, rewards.collate([rewards.prepare("p")] * 2), [stream(0), stream(1)],
+        methods.optimise(Counting(), rewards, None, rewards.collate([rewards.prepare("p")] * 2), [stream(0), stream(1)],
                        option("lbfgs"))
 
 
@@ -154,14 +157,14 @@ def test_zero_order_finds_the_optimum_on_the_initial_noises_sphere():
     rewards = RewardSet({"q": Quadratic(torch.sigmoid(optimum))}, {"q": 1.0})
     cfg = option("zero_order", ZeroOrderConfig, n_iters=600, similarity=0.999, reg_weight=0.0)
     gen = Counting()
-    (out,) = zero_order.optimise(gen, rewards, None, rewards.prepare("p"), [stream(0, Small.latent_shape)], cfg)
+    (out,) = methods.optimise(gen, rewards, None, rewards.prepare("p"), [stream(0, Small.latent_shape)], cfg)
     assert out.initial.total < -1.0
     assert out.best.total > -1e-3
     assert (out.best.noise - optimum).norm().item() < 0.1
     assert out.best.noise.norm().item() == pytest.approx(z0.norm().item(), rel=1e-5)
     # no gradient; N generator calls per iterate after the first
     assert gen.calls == 1 + 599 * 4 and out.evaluations == gen.calls
-    assert [h["evaluations"] for h in out.history] == [zero_order.spent(cfg, k) for k in range(600)]
+    assert [h["evaluations"] for h in out.history] == [optimizer.spent(cfg, k) for k in range(600)]
     assert all(h["backwards"] == 0 and "grad_norm" not in h for h in out.history)
     # the history's totals: the best neighbour of each iterate; the pivot only moves up
     assert out.best.total == max(h["total"] for h in out.history)
@@ -173,7 +176,7 @@ def run_items(seeds, cfg, batch):
     out = {}
     for i in range(0, len(seeds), batch):
         part = seeds[i : i + batch]
-        results = zero_order.optimise(SigmoidGenerator(), rewards, None, rewards.collate([rewards.prepare("p")] * len(part)),
+        results = methods.optimise(SigmoidGenerator(), rewards, None, rewards.collate([rewards.prepare("p")] * len(part)),
                                       [stream(s) for s in part], cfg)
         out |= dict(zip(part, results))
     return out
@@ -232,5 +235,5 @@ def test_the_best_image_within_each_budget_is_saved(method, expected):
     rewards = RewardSet({"s": Scripted([1.0, 3.0, 2.0, 2.5, 4.0, 9.0])}, {"s": 1.0})
     cfg = option(method, n_iters=6 if method == "best_of_n" else 5, save_at_evaluations=[1, 3, 6],
                  forward_backward_cost=2.5)
-    (out,) = reno.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), [stream()], cfg)
+    (out,) = methods.optimise(SigmoidGenerator(), rewards, None, rewards.prepare("p"), [stream()], cfg)
     assert [s.iteration for s in out.saved] == expected

@@ -8,9 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reno_exp.config.schema import Method, OptimizerConfig
+from reno_exp import methods
+from reno_exp.config.optimizer import Method, OptimizerConfig
 from reno_exp.generators.base import Generation, OneStepGenerator
-from reno_exp.methods import reno
 from reno_exp.rewards.base import Reward, RewardSet
 
 
@@ -50,7 +50,7 @@ class Scripted(Reward):
 
 def optimise_one(generator, rewards, cond, prepared, noise, cfg):
     """Algorithm 1 for one item (a batch of one)."""
-    return reno.optimise(generator, rewards, cond, prepared, [noise], cfg)[0]
+    return methods.optimise(generator, rewards, cond, prepared, [noise], cfg)[0]
 
 
 def cfg(**kw) -> OptimizerConfig:
@@ -66,7 +66,7 @@ def stream(seed=0, shape=(3, 4, 4)):
 def test_regulariser_matches_closed_form_value_and_gradient():
     z = torch.randn(1, 4, 8, 8, dtype=torch.float64).requires_grad_()
     d, n = z.numel(), z.detach().norm().item()
-    k = reno.norm_regulariser(z)
+    k = methods.norm_regulariser(z)
     assert k.dtype == torch.float32
     assert k.item() == pytest.approx(0.5 * n**2 - (d - 1) * math.log(n), rel=1e-5)
     k.backward()
@@ -78,7 +78,7 @@ def test_regulariser_matches_closed_form_value_and_gradient():
 def test_regulariser_is_finite_for_half_precision_noise():
     # the authors' reported failure: in float16, ||z||^2 of a 4x128x128 noise overflows and K = -inf
     z = torch.randn(1, 4, 128, 128).half() * 3
-    assert torch.isfinite(reno.norm_regulariser(z))
+    assert torch.isfinite(methods.norm_regulariser(z))
 
 
 def test_regulariser_alone_drives_the_norm_to_its_minimum_sqrt_d_minus_1():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reno_exp.store.records import RESULTS, read_records
+from reno_exp.store.names import RESULTS
+from reno_exp.store.records import read_records
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["model=tiny", "reward=color", "benchmark=t2i_compbench", "benchmark.category=shape",

@@ -10,10 +10,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from reno_exp.config.schema import OptimizerConfig
-from reno_exp.experiment.run import noise_stream
+from reno_exp import methods
+from reno_exp.config.optimizer import OptimizerConfig
 from reno_exp.generators.base import Generation, OneStepGenerator
-from reno_exp.methods import reno
 from reno_exp.rewards.aesthetic import AestheticReward
 from reno_exp.rewards.base import RewardSet
 from reno_exp.rewards.clipscore import CLIPScoreReward
@@ -177,8 +176,8 @@ def test_text_cache_is_hit_after_the_first_iteration(name):
     for cache in (True, False):
         reward = tiny(name, cache_text=cache)
         rs = RewardSet({name: reward}, {name: 1.0})
-        noise = noise_stream(tiny_generator, seed=0)
-        result = reno.optimise(tiny_generator, rs, tiny_generator.encode_prompt(PROMPT), rs.prepare(PROMPT), [noise], cfg)[0]
+        noise = tiny_generator.noise_stream(seed=0)
+        result = methods.optimise(tiny_generator, rs, tiny_generator.encode_prompt(PROMPT), rs.prepare(PROMPT), [noise], cfg)[0]
         runs[cache] = (reward.text_encodes, [h[name] for h in result.history])
     assert runs[True][0] == 1  # in prepare, then never again
     assert runs[False][0] == n  # once per iterate, as the authors' code

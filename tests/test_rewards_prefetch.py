@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from reno_exp.weights import prefetch
+from reno_exp import prefetch
+from reno_exp.config.compose import CONF, compose
+from reno_exp.weights import needs
 from reno_exp.weights.checkpoints import HubFile, HubRepo, UrlFile
 from reno_exp.weights.hub import MissingWeightsError
 
 
 def names(overrides):
-    return [c.name for c in prefetch.needed(prefetch.compose(overrides))]
+    return [c.name for c in needs.needed(compose(overrides))]
 
 
 def test_every_checkpoint_of_sd_turbo_with_all_rewards():
@@ -24,7 +26,7 @@ def test_every_checkpoint_of_sd_turbo_with_all_rewards():
         "laion/CLIP-ViT-H-14-laion2B-s32B-b79K",  # CLIPScore's model and both rewards' processor: one snapshot
         "yuvalkirstain/PickScore_v1",
     ]
-    laion = next(c for c in prefetch.needed(prefetch.compose(["reward=all"])) if c.name.startswith("laion/"))
+    laion = next(c for c in needs.needed(compose(["reward=all"])) if c.name.startswith("laion/"))
     assert "vocab.json" in laion.allow_patterns and "config.json" in laion.allow_patterns
     assert laion.one_of[0] == "model.safetensors"
 
@@ -41,7 +43,7 @@ def test_overrides_change_what_is_fetched():
 
 def test_providers_and_component_classes_extend_the_list(monkeypatch):
     extra = HubFile("someone/detector", "weights.pth")
-    monkeypatch.setattr(prefetch, "PROVIDERS", [lambda cfg: [extra]])
+    monkeypatch.setattr(needs, "PROVIDERS", [lambda cfg: [extra]])
     assert names(["model=tiny", "reward=hpsv2"])[-1] == "someone/detector:weights.pth"
 
 
@@ -90,7 +92,7 @@ def test_hub_checkpoints_fail_offline_with_their_name(monkeypatch):
 
 
 def test_evaluators_checkpoints_on_request(monkeypatch, capsys):
-    from reno_exp.evaluate.scoring import scoring as evaluate
+    from reno_exp.evaluate import scoring as evaluate
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(evaluate, "checkpoints", lambda: [HubFile("someone/evaluator", "w.pt"), HubFile("xswu/HPSv2", "HPS_v2.1_compressed.pt")])
@@ -122,7 +124,7 @@ def hub_cache(tmp_path, monkeypatch):
 def test_require_names_every_missing_checkpoint_and_the_commands(hub_cache):
     overrides = ["model=sd_turbo", "reward=all"]
     with pytest.raises(MissingWeightsError) as e:
-        prefetch.require_weights(prefetch.compose(overrides), overrides)
+        needs.require_weights(compose(overrides), overrides)
     message = str(e.value)
     assert e.value.checkpoints == names(overrides)  # all seven, not the first
     assert message.startswith("weights for 7 checkpoints are not available (HF_HUB_OFFLINE is set): stabilityai/sd-turbo, ")
@@ -135,9 +137,9 @@ def test_require_names_every_missing_checkpoint_and_the_commands(hub_cache):
 
 def test_require_skips_what_is_cached(hub_cache):
     fake_hub_cache(hub_cache, "xswu/HPSv2", {"HPS_v2.1_compressed.pt": b"w"})
-    prefetch.require_weights(prefetch.compose(["reward=hpsv2"]), [])  # cached: no error
+    needs.require_weights(compose(["reward=hpsv2"]), [])  # cached: no error
     with pytest.raises(MissingWeightsError) as e:
-        prefetch.require_weights(prefetch.compose(["reward=[hpsv2,pickscore]"]), [])
+        needs.require_weights(compose(["reward=[hpsv2,pickscore]"]), [])
     assert e.value.checkpoints == ["yuvalkirstain/PickScore_v1", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"]
 
 
@@ -161,19 +163,19 @@ def test_local_directories_are_not_hub_downloads(tmp_path, hub_cache):
 
 def test_online_missing_weights_are_left_to_the_loaders(hub_cache, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setattr(prefetch, "hub_reachable", lambda: None)
-    prefetch.require_weights(prefetch.compose(["reward=hpsv2"]), [])  # downloads on first use: no error
-    monkeypatch.setattr(prefetch, "hub_reachable", lambda: "https://huggingface.co is not reachable (URLError)")
+    monkeypatch.setattr(needs, "hub_reachable", lambda: None)
+    needs.require_weights(compose(["reward=hpsv2"]), [])  # downloads on first use: no error
+    monkeypatch.setattr(needs, "hub_reachable", lambda: "https://huggingface.co is not reachable (URLError)")
     with pytest.raises(MissingWeightsError, match="not reachable"):
-        prefetch.require_weights(prefetch.compose(["reward=hpsv2"]), [])
+        needs.require_weights(compose(["reward=hpsv2"]), [])
 
 
 def test_a_run_names_its_missing_weights_before_building(compose, tmp_path, hub_cache, monkeypatch):
-    from reno_exp.experiment import run as run_module
+    from reno_exp.experiment.run import run
 
-    monkeypatch.setattr(run_module, "build", lambda *a: pytest.fail("nothing is built without the weights"))
+    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a: pytest.fail("nothing is built without the weights"))
     with pytest.raises(MissingWeightsError) as e:
-        run_module.run(compose(["model=sdxl_turbo", "reward=[hpsv2,imagereward]"]), tmp_path / "run")
+        run(compose(["model=sdxl_turbo", "reward=[hpsv2,imagereward]"]), tmp_path / "run")
     assert e.value.checkpoints[:2] == ["stabilityai/sdxl-turbo", "madebyollin/sdxl-vae-fp16-fix"]
     assert len(e.value.checkpoints) == 6
     assert not (tmp_path / "run" / "results.jsonl").exists() or not (tmp_path / "run" / "results.jsonl").read_text()
@@ -210,7 +212,7 @@ def test_prefetch_typo_from_the_command_line():
     import sys
 
     p = subprocess.run([sys.executable, "-m", "reno_exp.prefetch", "--list", "model=sdxl_trubo"], capture_output=True,
-                       text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=prefetch.CONF.parent, timeout=120)
+                       text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=CONF.parent, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [
         "error: unknown model option 'sdxl_trubo': did you mean sdxl_turbo? (options: flux_schnell, hyper_sdxl, "

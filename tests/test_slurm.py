@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from reno_exp.store.records import RESULTS
+from reno_exp.store.names import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from test_generators import flux_dir, sdxl_dir  # noqa: F401  (module fixtures: tiny hub layouts)
 
 from reno_exp.config.errors import UserError
-from reno_exp.experiment.run import placed
+from reno_exp.config.placement import placed
 from reno_exp.generators.parts import arch
 from reno_exp.generators.tiny import tiny_sd_parts
 from reno_exp.transfer.sd import SDTransfer, TinySDTransfer
@@ -198,7 +198,8 @@ def test_none_is_no_transfer(compose):
 
 
 def test_prefetch_lists_each_targets_checkpoints():
-    from reno_exp.weights.prefetch import compose, needed
+    from reno_exp.config.compose import compose
+    from reno_exp.weights.needs import needed
 
     def names(*overrides):
         return {c.name: c for c in needed(compose(["reward=color", *overrides]))}

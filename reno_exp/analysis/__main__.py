@@ -6,8 +6,7 @@ import logging
 import sys
 
 from reno_exp.analysis.analyse import analyse
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.config.errors import ArgumentParser, UserError, guarded
 from reno_exp.config.rules import check_arg
 from reno_exp.store.files import check_run, runs_under, warn_missing
 

@@ -99,7 +99,7 @@ def analyse_run(run_dir: str | Path, out_dir: str | Path | None = None, max_figu
                                     zip(s.radii, s.change.mean(0), s.initial.mean(0))))
         note = next(iter(layout_notes), None)
         for _, (record, a, b) in zip(range(max_figures), noise_pairs()):
-            images = [run.dir / record[k] if record.get(k) else None for k in ("initial_image", "image")]
+            images = [run.dir / record.image(s) if record.image(s) else None for s in ("initial", "best")]
             title = f"{run.label}\n{record['key']} (seed {record.get('seed')}): {figures.short(record['prompt'], 90)}"
             out.files.append(figures.noise_figure(a, b, images, title, out.out_dir / "noise" / f"{record['key']}.png",
                                                   note))

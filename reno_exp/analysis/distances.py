@@ -82,15 +82,14 @@ def comparable(run: Run) -> tuple[bool, str]:
     cfg = run.config
     if cfg is None:
         return False, "no run.yaml: configuration unknown"
-    model = str(cfg.get("model", {}).get("_target_", "?"))
-    bench = str(cfg.get("benchmark", {}).get("_target_", "?"))
+    model, bench = labels.model_option(run.info.config), labels.suite_option(run.info.config)
     why = []
-    if not model.endswith("SDTurbo"):
-        why.append(f"model {model.rsplit('.', 1)[-1]} (seed presentation: SD-Turbo)")
+    if model != "sd_turbo":
+        why.append(f"model {model} (seed presentation: SD-Turbo)")
     if cfg.get("random_init", False):
         why.append("random weights (random_init=true)")
-    if not bench.endswith("PartiPrompts"):
-        why.append(f"benchmark {bench.rsplit('.', 1)[-1]} (seed presentation: Parti-Prompts)")
+    if bench != "parti_prompts":
+        why.append(f"benchmark {bench} (seed presentation: Parti-Prompts)")
     if not why and (off := labels.departures(run.info.config, run.info.choices, run.info.overrides)):
         why.append(f"not the paper's setting ({', '.join(off)})")
     if why:

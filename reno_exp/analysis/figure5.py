@@ -46,22 +46,22 @@ class Point:
     n: int
 
 
-def points(evaluations: list[dict], records: list[dict]) -> list[Point]:
+def points(evaluations: list, records: list[dict]) -> list[Point]:
     """Mean score per (metric, group, iteration); one score per item and image (a later line for the same
     (key, image_set, metric) replaces an earlier one; iter_000 and initial are the same image)."""
     by_key = {r["key"]: r for r in records}
     scores: dict[tuple[str, str, int | None], dict[str, float]] = defaultdict(dict)
     for e in evaluations:
-        it = iteration_of(e["image_set"])
-        if it is None and e["image_set"] != "best":
+        it = iteration_of(e.image_set)
+        if it is None and e.image_set != "best":
             continue
-        if e["score"] is None:
+        if e.score is None:
             continue
-        g = group_of(by_key.get(e["key"]))
-        bucket = scores[(e["metric"], g, it)]
-        if e["image_set"] == "initial" and e["key"] in bucket:
+        g = group_of(by_key.get(e.key))
+        bucket = scores[(e.metric, g, it)]
+        if e.image_set == "initial" and e.key in bucket:
             continue  # keep the iter_000 score when both are there
-        bucket[e["key"]] = float(e["score"])
+        bucket[e.key] = e.score
     out = [Point(m, g, it, float(np.mean(list(v.values()))), len(v)) for (m, g, it), v in scores.items()]
     # GenEval overall: mean of its tag scores at each iteration
     tags = defaultdict(list)

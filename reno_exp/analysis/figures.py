@@ -163,7 +163,7 @@ def iterates_figure(run_dir: Path, records: list[dict], path: Path, title: str =
     for i, r in enumerate(rows):
         cells = [(p, f"it {int(Path(p).stem.rsplit('_', 1)[-1])}") for p in r["iterates"]]
         cells += [(None,)] * (cols - 1 - len(cells))
-        cells.append((r.get("image"), f"best (it {r.get('best_iteration')})"))
+        cells.append((r.image("best"), f"best (it {r.get('best_iteration')})"))
         for j, cell in enumerate(cells):
             ax = axes[i, j]
             ax.set_xticks([])

@@ -148,9 +148,9 @@ def grid_figure(runs: list[Run], path: Path, max_rows: int = 16, title: str = ""
         cells = [f[key] for f in found]  # (run, record) of each column, or None
         first = next(i for i, cell in enumerate(cells) if cell is not None)
         run0, rec0 = cells[first]
-        initial = run0.dir / rec0["initial_image"] if rec0.get("initial_image") else None
+        initial = run0.dir / rec0.image("initial") if rec0.image("initial") else None
         # one initial column is only right when every configuration starts from the same image
-        differs = {digest(run.dir / rec["initial_image"]) for run, rec in filter(None, cells) if rec.get("initial_image")}
+        differs = {digest(run.dir / rec.image("initial")) for run, rec in filter(None, cells) if rec.image("initial")}
         ax = axes(r, 0)
         show(ax, initial)
         ax.set_xlabel(f"total {rec0['initial']['total']:.4g}" if len(cols) == 1 else
@@ -168,7 +168,7 @@ def grid_figure(runs: list[Run], path: Path, max_rows: int = 16, title: str = ""
                 ax.set_xlabel("not run", fontsize=7)
                 continue
             run, rec = cell
-            show(ax, run.dir / rec["image"] if rec.get("image") else None)
+            show(ax, run.dir / rec.image("best") if rec.image("best") else None)
             gain = rec["best"]["total"] - rec["initial"]["total"]
             ax.set_xlabel(f"gain {gain:+.4g} (it {rec.get('best_iteration')})", fontsize=7)
     fig.text(0.1 * DPI / width, 1 - 0.05 * DPI / height, (title or common_label(runs))

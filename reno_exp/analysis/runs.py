@@ -6,7 +6,6 @@ config, ``evaluation.jsonl``); no model is built.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,11 +15,11 @@ from omegaconf import DictConfig
 from safetensors.torch import load_file
 
 from reno_exp.config import labels
+from reno_exp.store.evaluations import Score, read_evaluations
 from reno_exp.store.files import own_records
-from reno_exp.store.records import RESULTS
+from reno_exp.store.names import RESULTS
 from reno_exp.store.rundir import RunInfo, read_info
 
-EVALUATION = "evaluation.jsonl"
 NOISE_KEYS = ("initial_noise", "best_noise", "initial_latent", "best_latent")
 
 
@@ -71,20 +70,9 @@ class Run:
         tensors = load_file(self.dir / rel)
         return tensors if all(k in tensors for k in NOISE_KEYS) else None
 
-    def evaluations(self) -> list[dict]:
-        """The evaluators' scores: one dict per (key, image_set, metric), torn lines skipped."""
-        path = self.dir / EVALUATION
-        if not path.exists():
-            return []
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and {"key", "image_set", "metric", "score"} <= set(row):
-                rows.append(row)
-        return rows
+    def evaluations(self) -> list[Score]:
+        """The evaluators' scores, one per (key, image_set, metric) line."""
+        return read_evaluations(self.dir)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from reno_exp.analysis.distances import Table
 from reno_exp.analysis.runs import Run
+from reno_exp.experiment.loggers import open_wandb, wandb_settings
 from reno_exp.store.rundir import latest_launch
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,7 @@ log = logging.getLogger(__name__)
 
 def settings_of(run: Run) -> dict | None:
     """project/entity/mode/group of the run's W&B logger, or None when the run did not use W&B."""
-    logger = latest_launch(run.dir).get("logger") or {}  # logging is not part of the run's identity
-    if not str(logger.get("_target_", "")).endswith("WandbLogger"):
-        return None
-    return {k: logger.get(k) for k in ("project", "entity", "mode", "group")}
+    return wandb_settings(latest_launch(run.dir).get("logger") or {})
 
 
 def publish(run: Run, out_dir: Path, pictures: list[Path], table: Table | None, mode: str | None = None) -> bool:
@@ -38,14 +36,7 @@ def publish(run: Run, out_dir: Path, pictures: list[Path], table: Table | None, 
     kw = {"project": settings["project"] or "reno_exp", "entity": settings["entity"], "group": settings["group"],
           "job_type": "analysis", "name": f"{run.name}-analysis: {run.label}"[:128], "dir": str(out_dir),
           "config": {"run_dir": str(run.dir)}}
-    wb_settings = wandb.Settings(init_timeout=60, silent=True)
-    try:
-        wb = wandb.init(mode=mode, settings=wb_settings, **kw)
-    except Exception as e:  # wandb raises several types for "no key" and "no network"
-        if mode != "online":
-            raise
-        log.warning("W&B unreachable (%s); logging offline to %s", str(e).splitlines()[0][:120], out_dir)
-        wb = wandb.init(mode="offline", settings=wb_settings, **kw)
+    wb = open_wandb(mode, out_dir, **kw)
     try:
         data = {f"analysis/{p.relative_to(out_dir).with_suffix('').as_posix()}": wandb.Image(str(p))
                 for p in pictures}

@@ -22,7 +22,7 @@ import logging
 import math
 import sys
 
-from reno_exp.config.exits import ArgumentParser, fail
+from reno_exp.config.errors import ArgumentParser, fail
 
 
 def positive(kind, minimum=1):

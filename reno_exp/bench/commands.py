@@ -18,13 +18,13 @@ def compose_run(overrides: list[str], items: int, device: str | None = None):
     from omegaconf import open_dict
 
     from reno_exp.config.compose import app_config
-    from reno_exp.experiment import run as app
+    from reno_exp.config.placement import placed, resolve_device
 
     cfg = app_config([*overrides, "benchmark=single", "logger=none", "progress=false"], "bench")
     with open_dict(cfg):
         cfg.benchmark.seeds = list(range(items))
-        cfg.device = device or app.resolve_device(cfg.device)
-    return app.placed(cfg) if hasattr(app, "placed") else cfg  # the batched app decides dtypes up front
+        cfg.device = device or resolve_device(cfg.device)
+    return placed(cfg)
 
 
 def describe(cfg) -> str:
@@ -34,7 +34,7 @@ def describe(cfg) -> str:
 
 
 def build(cfg):
-    from reno_exp.experiment import run as app
+    from reno_exp.build import parts as app
 
     say(f"config: {describe(cfg)}")
     start = time.perf_counter()

@@ -91,7 +91,7 @@ class Measurement(NamedTuple):
 
 
 def timed_config(cfg: DictConfig, batch: int, n_iters: int) -> DictConfig:
-    from reno_exp.experiment import run as app
+    from reno_exp.config.placement import placed
 
     cfg = cfg.copy()
     with open_dict(cfg):
@@ -99,29 +99,30 @@ def timed_config(cfg: DictConfig, batch: int, n_iters: int) -> DictConfig:
         cfg.batch_size = batch
         cfg.optimizer.n_iters = n_iters
         cfg.save_images = False
-    return app.placed(cfg)
+    return placed(cfg)
 
 
 def measure(cfg: DictConfig, batch: int, n_iters: int = 3, parts=None, gpu: Cuda | None = None) -> Measurement:
     """Seconds per iterate and peak allocated bytes of ``batch`` items of ``n_iters`` iterates, after an
     untimed warm-up run of the same batch."""
-    from reno_exp.experiment import run as app
+    from reno_exp.build.parts import build
+    from reno_exp.experiment.run import run
     from reno_exp.store.records import read_records
 
     gpu = gpu or Cuda()
     cfg = timed_config(cfg, batch, n_iters)
     if parts is None:
         with hub.random_init_on(cfg.device):
-            parts = app.build(cfg, cfg.device)
+            parts = build(cfg, cfg.device)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        app.run(cfg, d, parts=parts)
+        run(cfg, d, parts=parts)
     gpu.synchronize()
     warmup = time.perf_counter() - start
     gpu.reset_peak()
     with tempfile.TemporaryDirectory() as d:
         start = time.perf_counter()
-        records = app.run(cfg, d, parts=parts)
+        records = run(cfg, d, parts=parts)
         gpu.synchronize()
         seconds = time.perf_counter() - start
         events = sorted({e["event"] for r in read_records(records.path) for e in r.get("events", [])})

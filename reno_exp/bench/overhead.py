@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 
 from reno_exp.experiment.run import run
-from reno_exp.methods import reno
+from reno_exp.methods import norm_regulariser
 
 
 def bare_loop(generator, rewards, cfg, seeds) -> None:
@@ -26,7 +26,7 @@ def bare_loop(generator, rewards, cfg, seeds) -> None:
             best = max(best, rewards.total(scores).max().item())
             if it == cfg.optimizer.n_iters - 1:
                 break
-            loss = loss.sum() + cfg.optimizer.reg_weight * reno.norm_regulariser(z)
+            loss = loss.sum() + cfg.optimizer.reg_weight * norm_regulariser(z)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_([z], cfg.optimizer.grad_clip)

@@ -20,8 +20,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.config.errors import ArgumentParser, UserError, guarded
 
 SUITES = ("t2i_compbench", "geneval")
 LONGEST = 120  # characters of a sub-folder named by its keys; longer: named by the config's fingerprint
@@ -74,7 +73,7 @@ def folders(jobs) -> dict[tuple, Path]:
 
 
 def collect(sweep: Path, out: Path) -> int:
-    from reno_exp.tables.jobs import find_jobs
+    from reno_exp.store.jobs import find_jobs
 
     placed = 0
     jobs = find_jobs(sweep)
@@ -104,7 +103,7 @@ def check_inputs(sweep: Path, out: Path) -> None:
     """One-line refusals before anything is linked: no runs, another program's directory, a damaged run
     record, records of another config in a run, an output that is a file."""
     from reno_exp.store.files import check_run, ours, runs_under, split_records
-    from reno_exp.store.records import RESULTS
+    from reno_exp.store.names import RESULTS
 
     for run in ours(runs_under(sweep, "sweep directory"), sweep):
         check_run(run)

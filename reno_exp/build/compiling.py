@@ -12,11 +12,13 @@ import logging
 import torch
 from torch import nn
 
+from reno_exp.config.errors import first_line
+
 log = logging.getLogger(__name__)
 
 
 def warn(name: str, e: Exception) -> None:
-    first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+    first = first_line(e, 160) if str(e).strip() else ""
     log.warning("torch.compile failed for %s (%s: %s); it runs eagerly", name, type(e).__name__, first)
 
 

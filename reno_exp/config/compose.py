@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from reno_exp.config.errors import UserError
+from reno_exp.config.errors import UserError, first_line
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -176,11 +176,6 @@ def elsewhere_key(name: str, overrides: list[str]) -> str | None:
     last = {k.rsplit(".", 1)[-1]: k for k in reversed(keys)}
     close = difflib.get_close_matches(name, list(last), n=1)
     return last[close[0]] if close else None
-
-
-def first_line(e: BaseException | None) -> str:
-    text = str(e).strip() if e is not None else ""
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def raised_in(e: BaseException, package: str) -> bool:

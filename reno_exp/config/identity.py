@@ -17,6 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from reno_exp.config.errors import shorten
+
 NEUTRAL = (
     "logger", "logger.*", "progress", "device", "save_images", "batch_size", "compile", "compile_backend",
     "seed", "benchmark.seeds", "benchmark.limit", "benchmark.num_shards", "benchmark.shard_index",
@@ -44,9 +46,22 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): node}
 
 
+# Runs recorded before the method became the one setting carry ``optimizer.loop``, the module that ran it
+# then; a composed config carries the same stamp, derived from its method, so that their fingerprints
+# (and so their resumes) stay what they were. It is a record, not a setting: no schema has the key.
+LEGACY_LOOPS = {"reno": "reno_exp.reno", "best_of_n": "reno_exp.reno", "lbfgs": "reno_exp.lbfgs",
+                "zero_order": "reno_exp.zero_order"}
+
+
 def result_config(cfg: DictConfig | dict) -> dict[str, Any]:
     """The result-affecting part of a composed config, resolved, as nested plain data."""
-    data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True) if isinstance(cfg, DictConfig) else cfg
+    if isinstance(cfg, DictConfig):
+        data = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        optimizer = data.get("optimizer")
+        if isinstance(optimizer, dict) and optimizer.get("method") in LEGACY_LOOPS and "loop" not in optimizer:
+            optimizer["loop"] = LEGACY_LOOPS[optimizer["method"]]
+    else:
+        data = cfg
     return prune(data)
 
 
@@ -63,12 +78,6 @@ def fingerprint(cfg: DictConfig | dict) -> str:
     """12 hex digits of SHA-256 over the canonical JSON of ``result_config``."""
     text = json.dumps(result_config(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def shorten(value: Any, width: int = 60) -> str:
-    """A value as a message shows it: a long prompt is cut in the middle, so both ends stay readable."""
-    text = " ".join(str(value).split())
-    return text if len(text) <= width else f"{text[: width // 2 - 2]} ... {text[-(width // 2 - 3):]}"
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -172,7 +172,7 @@ def paper_setting(model: str, reward: str, suite: str, method: str, transfer: st
     """The flattened result config that these options compose on CUDA (None when they no longer compose:
     an option renamed or removed since the run)."""
     from reno_exp.config.errors import UserError
-    from reno_exp.experiment.run import placed
+    from reno_exp.config.placement import placed
 
     overrides = [f"model={model}", f"benchmark={suite}", f"optimizer={method}", f"reward={reward}", "device=cuda",
                  *([f"transfer={transfer}"] if transfer else [])]

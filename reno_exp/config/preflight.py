@@ -20,9 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from reno_exp.config.compose import check_options, first_line
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import fail
-from reno_exp.config.rules import all_problems, check_device
+from reno_exp.config.errors import UserError, fail
+from reno_exp.config.placement import check_device
+from reno_exp.config.rules import all_problems
 
 
 def refusing(check):

@@ -22,8 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import user_error
+from reno_exp.config.errors import UserError, first_line, user_error
 
 Bound = float | str | None  # a number, or the name of a sibling field whose value is the bound
 
@@ -283,11 +282,6 @@ def problems(node: DictConfig, path: str = "", imports: bool = True) -> Iterator
             yield from check_value(key, value, r, node, imports)
 
 
-def first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 def all_problems(cfg: DictConfig) -> list[str]:
     """The config's problems; the checks that import a target run only when the quick ones found none, so
     a typo is reported without waiting for torch to import."""
@@ -300,33 +294,6 @@ def validate(cfg: DictConfig, limit: int = 3) -> None:
     if found:
         more = f"; and {len(found) - limit} more" if len(found) > limit else ""
         raise UserError("; ".join(found[:limit]) + more)
-
-
-DEVICE = r"cpu|cuda(:\d+)?|mps"
-DEVICE_HINT = "not a device; use cpu, cuda or cuda:N (or leave it unset: cuda when there is one, else cpu)"
-
-
-def check_device(device: str | None, key: str = "device") -> None:
-    """The device exists here (torch is imported only for a CUDA device)."""
-    if device is None or device == "cpu":
-        return
-    if not re.fullmatch(DEVICE, device):
-        hint = " (did you mean cuda?)" if device.lower().startswith(("gpu", "cuda", "nvidia")) else ""
-        raise UserError(f"{key}={device}{hint}: {DEVICE_HINT}")
-    if device == "mps":
-        import torch
-
-        if not torch.backends.mps.is_available():
-            raise UserError(f"{key}=mps: no Apple MPS device here; use {key}=cpu, or leave it unset")
-        return
-    import torch
-
-    n = torch.cuda.device_count()
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if n == 0:
-        raise UserError(f"{key}={device}: no CUDA device here (torch sees none); use {key}=cpu, or leave it unset")
-    if index >= n:
-        raise UserError(f"{key}={device}: this machine has {n} CUDA device(s), cuda:0..cuda:{n - 1}")
 
 
 def check_arg(name: str, value: Any, **kw) -> None:

@@ -40,7 +40,7 @@ def cuda_config(cfg: DictConfig, checkpointing: bool | None = None) -> DictConfi
     """``cfg`` as a CUDA run builds it, on the meta device with random weights: the model's CUDA dtype
     for ``dtype=auto``, float16 reward towers for ``dtype: null``; ``checkpointing`` (None: as configured)
     sets every gradient-checkpointing switch of the model and the rewards."""
-    from reno_exp.experiment.run import placed
+    from reno_exp.config.placement import placed
 
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
     with open_dict(cfg):
@@ -61,7 +61,7 @@ def cuda_config(cfg: DictConfig, checkpointing: bool | None = None) -> DictConfi
 
 def build_meta(cfg: DictConfig):
     """(generator, rewards) of a ``cuda_config``: the app's own build, every random weight on meta."""
-    from reno_exp.experiment.run import build
+    from reno_exp.build.parts import build
 
     with hub.random_init_on("meta"):
         return build(cfg, "meta")
@@ -167,7 +167,7 @@ class DryRun:
 
     def forward(self, cond, prepared, zs: list[torch.Tensor], reg_weight: float = 0.01) -> torch.Tensor:
         """The batch's loss, as Algorithm 1 computes it once per iterate (rewards and regulariser)."""
-        from reno_exp.methods.reno import norm_regulariser
+        from reno_exp.methods.objective import norm_regulariser
 
         with cuda_like():
             out = self.generator(torch.cat(zs), cond)

@@ -31,28 +31,26 @@ from omegaconf import open_dict
 from omegaconf.errors import OmegaConfBaseException
 from torch.utils.flop_counter import FlopCounterMode
 
+from reno_exp.config import optimizer as budget
 from reno_exp.config.compose import app_config
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import ArgumentParser, fail
-from reno_exp.methods import budget
+from reno_exp.config.errors import ArgumentParser, UserError, fail, first_line
 
 COMMAND = "python -m reno_exp.cost.step"
 METHODS = ("reno", "best_of_n", "zero_order")
 
 
-def passes(generator, rewards, zs, cond, prepared, reg_weight: float) -> dict[str, Callable[[], None]]:
+def passes(objective, zs) -> dict[str, Callable[[], None]]:
     """The two passes: ``forward`` (no gradient: a search method's evaluation) and ``forward_backward``
     (a ReNO iterate: forward with gradient, backward to the noises)."""
-    from reno_exp.methods.reno import score
 
     def forward():
         with torch.no_grad():
-            score(generator, rewards, zs, cond, prepared, reg_weight)
+            objective(zs)
 
     def forward_backward():
         for z in zs:
             z.grad = None
-        _, loss, _ = score(generator, rewards, zs, cond, prepared, reg_weight)
+        _, loss, _ = objective(zs)
         loss.sum().backward()
 
     return {"forward": forward, "forward_backward": forward_backward}
@@ -103,8 +101,9 @@ def times(fns: dict[str, Callable[[], None]], device: str, repeats: int) -> dict
 
 def timed(cfg, repeats: int) -> tuple[dict[str, float], int]:
     """Seconds of each pass of the run's own build on its device, for its batch size (auto: 1)."""
-    from reno_exp.experiment.run import build, noise_stream
-    from reno_exp.weights.prefetch import require_weights
+    from reno_exp.build.parts import build
+    from reno_exp.methods import Objective
+    from reno_exp.weights.needs import require_weights
 
     size = 1 if cfg.batch_size == "auto" else int(cfg.batch_size)
     items = instantiate(cfg.benchmark).items(cfg.seed)[:size]
@@ -113,8 +112,9 @@ def timed(cfg, repeats: int) -> tuple[dict[str, float], int]:
     generator, rewards = build(cfg, cfg.device)
     cond = generator.collate([generator.encode_prompt(i.prompt) for i in items])
     prepared = rewards.collate([rewards.prepare(i.prompt) for i in items])
-    zs = [noise_stream(generator, i.seed)().requires_grad_() for i in items]
-    return times(passes(generator, rewards, zs, cond, prepared, cfg.optimizer.reg_weight), cfg.device, repeats), len(items)
+    zs = [generator.sample_noise(i.seed).requires_grad_() for i in items]
+    objective = Objective(generator, rewards, cond, prepared, cfg.optimizer.reg_weight)
+    return times(passes(objective, zs), cfg.device, repeats), len(items)
 
 
 def iterates_for(overrides: list[str], cost: float, reno_iterates: int) -> dict[str, int]:
@@ -138,9 +138,9 @@ def main(argv=None) -> int:
     p.add_argument("--iterates", type=int, default=50, help="ReNO's iterates in the equal-compute sweep")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from reno_exp.config.optimizer import MAX_ITERATES
+    from reno_exp.config.placement import placed
     from reno_exp.config.rules import check_arg
-    from reno_exp.config.schema import MAX_ITERATES
-    from reno_exp.experiment.run import placed
 
     keep = [o for o in args.overrides if not o.startswith(("optimizer=", "optimizer.n_iters"))]
     try:
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
         cost = round(ratios[used], 2)
         iterates = iterates_for(keep, cost, args.iterates)
     except (UserError, OmegaConfBaseException) as e:
-        return fail(str(e).splitlines()[0])
+        return fail(first_line(e))
     lines.append("forward+backward / forward: " + ", ".join(f"{v:.3f} ({k})" for k, v in ratios.items()))
     lines.append(f"optimizer.forward_backward_cost={cost} ({used}); equal compute for ReNO's "
                  f"{args.iterates} iterates: " + ", ".join(f"{k} {v}" for k, v in iterates.items()) + " iterates")

@@ -21,8 +21,14 @@ class Aesthetic(Evaluator):
                      f"{weights_note(random_init, tiny)}")
 
     @classmethod
-    def applies(cls, record: dict) -> bool:
-        return True
+    def from_settings(cls, settings, **common) -> Aesthetic:
+        return cls(dtype=settings.aesthetic_dtype, **common)
+
+    @classmethod
+    def checkpoints(cls, settings) -> list:
+        from reno_exp.rewards.aesthetic import AestheticReward
+
+        return AestheticReward.checkpoints()
 
     def evaluator_name(self, record: dict) -> str:
         return self.name

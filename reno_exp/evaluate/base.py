@@ -18,11 +18,22 @@ def weights_note(random_init: bool, tiny: bool) -> str:
 class Evaluator:
     metric: str = ""
     name: str = ""
+    suite: str | None = None  # the prompt suite whose records it scores (None: every record)
+
+    @classmethod
+    def from_settings(cls, settings, random_init: bool, tiny: bool, device: str) -> Evaluator:
+        """Built from ``python -m reno_exp.evaluate``'s settings (reno_exp.evaluate.scoring.EvaluateConfig)."""
+        raise NotImplementedError
+
+    @classmethod
+    def checkpoints(cls, settings) -> list:
+        """What it loads, for ``python -m reno_exp.prefetch --evaluate`` and the check before any build."""
+        raise NotImplementedError
 
     @classmethod
     def applies(cls, record: dict) -> bool:
         """Whether this metric scores the record (decided from its meta, before any model is built)."""
-        raise NotImplementedError
+        return cls.suite is None or suite_of(record) == cls.suite
 
     def evaluator_name(self, record: dict) -> str:
         """The ``evaluator`` field of the record's score lines."""
@@ -35,6 +46,15 @@ class Evaluator:
 
 def suite_of(record: dict) -> str | None:
     return (record.get("meta") or {}).get("suite")
+
+
+def checkpoint_of(checkpoint: str):
+    """A local ``save_pretrained`` directory is used as is (``local_or_hub``), else the hub repository."""
+    from pathlib import Path
+
+    from reno_exp.weights.checkpoints import HubRepo, LocalFile
+
+    return LocalFile(checkpoint) if Path(checkpoint).is_dir() else HubRepo(checkpoint)
 
 
 def local_or_hub(checkpoint: str) -> str:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from reno_exp.config.rules import Rule, rule
 from reno_exp.evaluate import geneval_rules as rules
-from reno_exp.evaluate.base import Evaluator, suite_of, weights_note
+from reno_exp.evaluate.base import Evaluator, weights_note
 
 CLIP_ARCH = "ViT-L-14-quickgelu"
 UNIT = rule(ge=0, le=1)  # a score or overlap threshold
@@ -75,7 +75,18 @@ class ColorClassifier:
 
 
 class GenEval(Evaluator):
-    metric = "geneval"
+    metric = suite = "geneval"
+
+    @classmethod
+    def from_settings(cls, settings, **common) -> GenEval:
+        return cls(settings.geneval, **common)
+
+    @classmethod
+    def checkpoints(cls, settings) -> list:
+        from reno_exp.evaluate.base import checkpoint_of
+        from reno_exp.evaluate.clip_models import OPENAI
+
+        return [checkpoint_of(settings.geneval.detector_checkpoint), OPENAI["ViT-L-14-quickgelu"]]
 
     def __init__(self, cfg: GenEvalConfig | None = None, random_init: bool = False, tiny: bool = False,
                  device: str = "cpu"):
@@ -88,10 +99,6 @@ class GenEval(Evaluator):
                                             tuple(self.cfg.input_scale))
         self.colors = ColorClassifier(random_init, tiny, device, self.cfg.background)
         self.name = f"GenEval rules; {self.detector.name}; {self.colors.name}"
-
-    @classmethod
-    def applies(cls, record: dict) -> bool:
-        return suite_of(record) == "geneval"
 
     def evaluator_name(self, record: dict) -> str:
         return self.name

@@ -25,19 +25,20 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from reno_exp.config.compose import settings
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import fail, guarded
+from reno_exp.config.errors import UserError, fail, guarded
+from reno_exp.config.placement import DEVICE, DEVICE_HINT, check_device
 from reno_exp.config.reward import TOWER_DTYPES
-from reno_exp.config.rules import DEVICE, DEVICE_HINT, Rule, check_device, rule
-from reno_exp.evaluate import METRICS
+from reno_exp.config.rules import Rule, rule
+from reno_exp.evaluate import EVALUATORS, METRICS
 from reno_exp.evaluate.geneval import GenEvalConfig
 from reno_exp.evaluate.t2i_compbench import T2ICompBenchConfig
+from reno_exp.store.evaluations import EvaluationFile, Score, read_evaluations
 from reno_exp.store.files import check_run, own_records, runs_under
-from reno_exp.store.records import JsonLines
+from reno_exp.store.names import EVALUATION
+from reno_exp.store.records import Record
 from reno_exp.store.rundir import writable
 from reno_exp.weights.hub import MissingWeightsError
 
-EVALUATION = "evaluation.jsonl"
 log = logging.getLogger("reno_exp.evaluate.scoring")
 
 
@@ -73,30 +74,24 @@ def run_dirs(path: str | Path) -> list[Path]:
     return runs_under(path)
 
 
-class EvaluationFile(JsonLines):
-    """``<run>/evaluation.jsonl``: one line per (key, image set, metric); resumable."""
-
-    fields = ("key", "image_set", "metric")
-    what = "evaluation file"
+class Scored(EvaluationFile):
+    """A run's evaluation file as the scorer resumes it: a torn last line cut, what is scored known."""
 
     def __init__(self, run_dir: Path):
-        super().__init__(Path(run_dir) / EVALUATION)
+        super().__init__(run_dir)
         self.repair()
-        self.done = {(r["key"], r["image_set"], r["metric"]) for r in self.read()}
+        self.done = {(r["key"], r["image_set"], r["metric"]) for r in self.read()}  # a NaN score is done too
 
-    def append(self, row: dict) -> None:
-        super().append(row)
-        self.done.add((row["key"], row["image_set"], row["metric"]))
-
-
-RECORD_FIELD = {"initial": "initial_image", "best": "image"}  # others: "<set>_image" (initial_transfer_image, ...)
+    def add(self, score: Score) -> None:
+        super().add(score)
+        self.done.add(score.at)
 
 
-def image_sets(record: dict, cfg: EvaluateConfig) -> list[tuple[str, str]]:
+def image_sets(record: Record, cfg: EvaluateConfig) -> list[tuple[str, str]]:
     """(image set name, path relative to the run) of a record's saved images."""
     out = []
     for name in cfg.image_sets:
-        rel = record.get(RECORD_FIELD.get(name, f"{name}_image"))
+        rel = record.image(name)
         if rel:
             out.append((name, rel))
     if cfg.iterates:
@@ -108,17 +103,9 @@ def image_sets(record: dict, cfg: EvaluateConfig) -> list[tuple[str, str]]:
 
 
 def evaluator_class(metric: str):
-    if metric == "t2i_compbench":
-        from reno_exp.evaluate.t2i_compbench import T2ICompBench
+    from hydra.utils import get_class
 
-        return T2ICompBench
-    if metric == "geneval":
-        from reno_exp.evaluate.geneval import GenEval
-
-        return GenEval
-    from reno_exp.evaluate.aesthetic import Aesthetic
-
-    return Aesthetic
+    return get_class(EVALUATORS[metric])
 
 
 def build(metric: str, cfg: EvaluateConfig, device: str):
@@ -126,15 +113,10 @@ def build(metric: str, cfg: EvaluateConfig, device: str):
         import torch
 
         torch.manual_seed(0)
-    common = {"random_init": cfg.random_init, "tiny": cfg.tiny, "device": device}
-    if metric == "t2i_compbench":
-        return evaluator_class(metric)(cfg.t2i_compbench, **common)
-    if metric == "geneval":
-        return evaluator_class(metric)(cfg.geneval, **common)
-    return evaluator_class(metric)(dtype=cfg.aesthetic_dtype, **common)
+    return evaluator_class(metric).from_settings(cfg, random_init=cfg.random_init, tiny=cfg.tiny, device=device)
 
 
-def work(runs: dict[Path, list[dict]], metric: str, cfg: EvaluateConfig, files: dict[Path, EvaluationFile]):
+def work(runs: dict[Path, list[dict]], metric: str, cfg: EvaluateConfig, files: dict[Path, Scored]):
     """(run, record, [(image set, rel path)]) still to score for the metric; ``runs``: each run's records."""
     cls = evaluator_class(metric)
     todo = []
@@ -154,12 +136,12 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
     from PIL import Image
     from tqdm import tqdm
 
-    from reno_exp.experiment.run import resolve_device
+    from reno_exp.config.placement import resolve_device
 
     runs = run_dirs(path)
     for run in runs:
         writable(run / EVALUATION, folder=False)  # before any evaluator is built
-    files = {run: EvaluationFile(run) for run in runs}
+    files = {run: Scored(run) for run in runs}
     written = dict.fromkeys(runs, 0)
     records = {run: own_records(run) for run in runs}  # read once: the run's own (others left out, said once)
     todos = {metric: work(records, metric, cfg, files) for metric in cfg.metrics}
@@ -185,8 +167,7 @@ def evaluate(path: str | Path, cfg: EvaluateConfig) -> dict[Path, int]:
             scores = evaluator.score(images, record)
             name = evaluator.evaluator_name(record)
             for (image_set, _), score in zip(sets, scores):
-                files[run].append({"key": record["key"], "image_set": image_set, "metric": metric,
-                                   "score": float(score), "evaluator": name})
+                files[run].add(Score(record["key"], image_set, metric, float(score), name))
                 written[run] += 1
         del evaluator
         gc.collect()
@@ -213,17 +194,17 @@ def require_weights(metrics: list[str], cfg: EvaluateConfig) -> None:
     """MissingWeightsError listing every checkpoint the metrics need that is not in the local cache."""
     if cfg.random_init or not metrics:
         return
-    from reno_exp.weights import prefetch
+    from reno_exp.weights import needs
 
-    prefetch.require(checkpoints(metrics, cfg), PREFETCH)
+    needs.require(checkpoints(metrics, cfg), PREFETCH)
 
 
 def summarise(runs: list[Path]) -> None:
     for run in runs:
-        rows = EvaluationFile(run).read()
+        rows = read_evaluations(run)
         groups: dict[tuple[str, str], list[float]] = {}
         for r in rows:
-            groups.setdefault((r["metric"], r["image_set"]), []).append(r["score"])
+            groups.setdefault((r.metric, r.image_set), []).append(r.score)
         print(f"{run / EVALUATION}: {len(rows)} scores")
         for (metric, image_set), scores in sorted(groups.items()):
             print(f"  {metric:>14} {image_set:>8}: mean {sum(scores) / len(scores):.4f} over {len(scores)} images")
@@ -256,25 +237,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def checkpoints(metrics=METRICS, cfg: EvaluateConfig | None = None) -> list:
-    """Every checkpoint the metrics load (for ``reno_exp.weights.prefetch``); spaCy's pipeline is installed apart."""
-    from reno_exp.evaluate.clip_models import OPENAI
-    from reno_exp.rewards.aesthetic import AestheticReward
-    from reno_exp.weights.checkpoints import HubRepo, LocalFile
-
+    """Every checkpoint the metrics load (for ``python -m reno_exp.prefetch``); spaCy's pipeline is installed
+    apart."""
     cfg = cfg or EvaluateConfig()
-
-    def repo(checkpoint: str):  # a local save_pretrained directory is used as is (evaluators/base.local_or_hub)
-        return LocalFile(checkpoint) if Path(checkpoint).is_dir() else HubRepo(checkpoint)
-
-    out = []
-    if "t2i_compbench" in metrics:
-        out += [repo(cfg.t2i_compbench.blip_checkpoint), repo(cfg.t2i_compbench.detector_checkpoint),
-                OPENAI["ViT-B-32-quickgelu"]]
-    if "geneval" in metrics:
-        out += [repo(cfg.geneval.detector_checkpoint), OPENAI["ViT-L-14-quickgelu"]]
-    if "aesthetic" in metrics:
-        out += AestheticReward.checkpoints()
-    return out
+    return [c for metric in metrics for c in evaluator_class(metric).checkpoints(cfg)]
 
 
 if __name__ == "__main__":

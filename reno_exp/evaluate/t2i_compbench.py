@@ -16,7 +16,7 @@ from PIL import Image
 from reno_exp.config.errors import UserError
 from reno_exp.config.rules import rule
 from reno_exp.evaluate import t2i_compbench_rules as rules
-from reno_exp.evaluate.base import Evaluator, suite_of
+from reno_exp.evaluate.base import Evaluator
 
 
 @dataclass
@@ -28,7 +28,19 @@ class T2ICompBenchConfig:
 
 
 class T2ICompBench(Evaluator):
-    metric = "t2i_compbench"
+    metric = suite = "t2i_compbench"
+
+    @classmethod
+    def from_settings(cls, settings, **common) -> T2ICompBench:
+        return cls(settings.t2i_compbench, **common)
+
+    @classmethod
+    def checkpoints(cls, settings) -> list:
+        from reno_exp.evaluate.base import checkpoint_of
+        from reno_exp.evaluate.clip_models import OPENAI
+
+        cfg = settings.t2i_compbench
+        return [checkpoint_of(cfg.blip_checkpoint), checkpoint_of(cfg.detector_checkpoint), OPENAI["ViT-B-32-quickgelu"]]
 
     def __init__(self, cfg: T2ICompBenchConfig | None = None, random_init: bool = False, tiny: bool = False,
                  device: str = "cpu"):
@@ -67,10 +79,6 @@ class T2ICompBench(Evaluator):
         from reno_exp.evaluate.complex import ComplexScore
 
         return ComplexScore(self.blip, self.spatial, self.clip)
-
-    @classmethod
-    def applies(cls, record: dict) -> bool:
-        return suite_of(record) == "t2i_compbench"
 
     def category(self, record: dict) -> str:
         category = (record.get("meta") or {}).get("category")

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from reno_exp.config.errors import first_line
 from reno_exp.store.records import to_pil
 from reno_exp.store.summary import Mean
 
@@ -46,6 +47,43 @@ def unreachable(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
     return answer[0] if answer else f"{url} did not answer within {timeout:g} s"
 
 
+def open_wandb(mode: str, where: str | Path, **kw):
+    """``wandb.init`` in ``mode``; online, after a bounded probe of the server, and offline with one warning
+    when it does not answer or refuses (no key): the run, the tables and the analysis all log this way,
+    and an offline run is uploaded later with ``wandb sync``."""
+    import wandb
+
+    settings = wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True)
+    why = None
+    if mode == "online":
+        url = server()
+        log.info("W&B: connecting to %s (at most %d s, then offline)", url, PROBE_TIMEOUT + INIT_TIMEOUT)
+        why = unreachable(url)
+    if why is None:
+        try:
+            return wandb.init(mode=mode, settings=settings, **kw)
+        except Exception as e:  # wandb raises several types for "no key" and "no network"
+            if mode != "online":
+                raise
+            why = first_line(e, 120)
+    log.warning("W&B unreachable (%s); logging offline to %s (upload later with `wandb sync`)", why, where)
+    return wandb.init(mode="offline", settings=settings, **kw)
+
+
+def wandb_settings(logger: dict) -> dict | None:
+    """A run's logger config (its latest launch's: logging is not part of its identity) when it logged to
+    W&B: project, entity, mode, group; else None."""
+    from hydra.utils import get_class
+
+    try:
+        logged = issubclass(get_class(str(logger.get("_target_"))), WandbLogger)
+    except Exception:  # no logger, or one this version does not have
+        return None
+    if not logged or logger.get("mode") == "disabled":
+        return None
+    return {k: logger.get(k) for k in ("project", "entity", "mode", "group")}
+
+
 class NullLogger:
     def start(self, config: dict, run_dir: Path, group: str | None, job_type: str, name: str | None = None) -> None:
         """``job_type`` and ``name``: what the run is, from its config (reno_exp.config.labels.wandb_names)."""
@@ -73,35 +111,16 @@ class WandbLogger(NullLogger):
 
     def __init__(self, project="reno_exp", entity=None, mode="online", group=None, job_type=None, tags=(),
                  log_images=True):
-        if mode not in ("online", "offline", "disabled"):
-            raise ValueError(f"logger.mode must be online, offline or disabled, got {mode!r}")
         self.kw = {"project": project, "entity": entity, "group": group, "job_type": job_type, "tags": list(tags)}
         self.mode = mode
         self.log_images = log_images
         self.run = None
 
     def start(self, config, run_dir, group, job_type, name=None):
-        import wandb
-
         kw = {**self.kw, "config": config, "dir": str(run_dir), "name": name or Path(run_dir).name}
         kw["group"] = kw["group"] or group
         kw["job_type"] = kw["job_type"] or job_type
-        settings = wandb.Settings(init_timeout=INIT_TIMEOUT, silent=True)
-        mode, why = self.mode, None
-        if mode == "online":
-            url = server()
-            log.info("W&B: connecting to %s (at most %d s, then offline)", url, PROBE_TIMEOUT + INIT_TIMEOUT)
-            why = unreachable(url)
-        if why is None:
-            try:
-                self.run = wandb.init(mode=mode, settings=settings, **kw)
-            except Exception as e:  # wandb raises several types for "no key" and "no network"
-                if mode != "online":
-                    raise
-                why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        if why is not None:
-            log.warning("W&B unreachable (%s); logging offline to %s (upload later with `wandb sync`)", why, run_dir)
-            self.run = wandb.init(mode="offline", settings=settings, **kw)
+        self.run = open_wandb(self.mode, run_dir, **kw)
         # per-iterate and per-item values are history only: the summary gets the run's means in finish()
         self.run.define_metric("iterate/*", step_metric="iterate/step", summary="none")
         self.run.define_metric("item/*", step_metric="item/number", summary="none")

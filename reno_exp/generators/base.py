@@ -7,6 +7,7 @@ conditioning (computed once per prompt), and the differentiable map ``noise -> i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,15 +27,6 @@ class Generation:
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-def auto_dtype(target: str, device: str) -> str:
-    """``model.dtype=auto``: the model's own half precision on CUDA, float32 elsewhere (on CPUs half
-    precision is 50-100x slower, and the meta device measures what CUDA will use)."""
-    from hydra.utils import get_class
-
-    cuda = torch.device(device).type in ("cuda", "meta")
-    return get_class(target).cuda_dtype if cuda else "float32"
-
-
 def torch_dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
         raise UserError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
@@ -52,6 +44,7 @@ class OneStepGenerator(nn.Module):
 
     latent_shape: tuple[int, ...]  # shape of one noise sample, without the batch dimension
     cuda_dtype = "float16"  # the networks' dtype on CUDA with model.dtype=auto, as the authors run the model
+    fine_on_a_cpu = False  # small enough that a run on a CPU needs no warning
     compile_targets: tuple[str, ...] = ()  # submodules that compile=true compiles (the denoiser, the VAE decoder)
     evaluations_per_call: int = 1  # denoiser evaluations per forward (what one iterate costs)
 
@@ -60,14 +53,19 @@ class OneStepGenerator(nn.Module):
         self.device = torch.device(device)
         self.dtype = torch_dtype(dtype)
 
-    def sample_noise(self, seed: int) -> torch.Tensor:
-        """N(0, I) from a generator of its own, so an item's noise never depends on what ran before.
+    def noise_stream(self, seed: int) -> Callable[[], torch.Tensor]:
+        """Successive N(0, I) draws of one item's own generator, so an item's noise never depends on what
+        ran before: the first draw is its initial noise; best-of-N and zero-order draw again.
 
         Drawn on the CPU in float32, as diffusers does with a CPU generator, so a seed gives the same
         noise on every device.
         """
         g = torch.Generator("cpu").manual_seed(int(seed))
-        return torch.randn((1, *self.latent_shape), generator=g, dtype=torch.float32).to(self.device)
+        return lambda: torch.randn((1, *self.latent_shape), generator=g, dtype=torch.float32).to(self.device)
+
+    def sample_noise(self, seed: int) -> torch.Tensor:
+        """The item's initial noise: the first draw of its stream."""
+        return self.noise_stream(seed)()
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> Any:

@@ -116,7 +116,7 @@ def check_resolution(resolution: int, factor: int) -> None:
 
 def pipeline_files(variant: str | None = None) -> tuple[str, ...]:
     """Patterns of the files ``from_pretrained(repo, subfolder=...)`` reads from a diffusers pipeline repo
-    (configs, tokenizers, weights in safetensors of one variant), for ``reno_exp.weights.prefetch``."""
+    (configs, tokenizers, weights in safetensors of one variant), for ``python -m reno_exp.prefetch``."""
     v = f".{variant}" if variant else ""
     return ("model_index.json", "*/*.json", "*/*.txt", "*/*.model",
             f"*/diffusion_pytorch_model{v}.safetensors", f"*/diffusion_pytorch_model{v}-*.safetensors",

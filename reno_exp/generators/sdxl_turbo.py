@@ -37,7 +37,7 @@ def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant:
 class SDXLTurbo(SDXLUNetOneStep):
     @classmethod
     def checkpoints(cls, cfg) -> list:
-        """What ``reno_exp.weights.prefetch`` downloads for this config: the pipeline and the separate VAE."""
+        """What ``python -m reno_exp.prefetch`` downloads for this config: the pipeline and the separate VAE."""
         from reno_exp.generators.parts import pipeline_repo
         from reno_exp.weights.checkpoints import HubRepo
 

@@ -51,6 +51,7 @@ def tiny_sd_parts(weights_seed: int = 0) -> dict:
 
 
 class TinyGenerator(CLIPTextUNetOneStep):
+    fine_on_a_cpu = True
     def __init__(
         self,
         resolution: int = 64,

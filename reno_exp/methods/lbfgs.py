@@ -13,7 +13,7 @@ No gradient clipping: the line search sets the step length and needs the loss's 
 authors' trainer, ``clip_grad_norm_`` runs before ``step()``, whose closure recomputes the gradient, so
 L-BFGS would not see a clipped one there either; their ``step()`` also lacks the closure L-BFGS needs).
 
-One item at a time (``MAX_BATCH_SIZE``): a line search on a batch's summed loss would choose one step
+One item at a time (``Method.lbfgs.max_batch_size``, checked with the config): a line search on a batch's summed loss would choose one step
 length for all items, so an item's result would depend on its batch. A non-finite loss or gradient ends
 the item's optimisation (an event in its record): the line search cannot step past it.
 """
@@ -21,66 +21,57 @@ the item's optimisation (an event in its record): the line search cannot step pa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import torch
 from hydra.utils import instantiate
 
 from reno_exp.config.errors import UserError
-from reno_exp.config.schema import OptimizerConfig
-from reno_exp.methods.reno import score
+from reno_exp.config.optimizer import Method, OptimizerConfig
+from reno_exp.methods.objective import Noises, Objective, OnIterate
 from reno_exp.methods.tracking import Result, Track
-
-MAX_BATCH_SIZE = 1
 
 
 class NonFinite(Exception):
     pass
 
 
-def spent(cfg: OptimizerConfig, k: int) -> float:
-    raise UserError("optimizer=lbfgs spends a varying number of evaluations per step (its line search decides): "
-                    "it has no equal-compute schedule; its records count the evaluations")
+class LBFGS:
+    method = Method.lbfgs
 
+    def optimise(self, objective: Objective, noises: Noises, cfg: OptimizerConfig,
+                 on_iterate: OnIterate | None = None) -> list[Result]:
+        if len(noises) > 1:
+            raise UserError(f"optimizer=lbfgs optimises one item at a time, got a batch of {len(noises)}: "
+                            "use batch_size=1")
+        z = noises[0]().requires_grad_()
+        opt = instantiate(cfg.optim)(params=[z])
+        track = Track.of(cfg)
+        cost = objective.evaluations_per_call
+        last: dict[str, float] = {}
 
-def optimise(generator, rewards, cond: Any, prepared: dict[str, Any], noises: list[Callable[[], torch.Tensor]],
-             cfg: OptimizerConfig, on_iterate: Callable[[int, list[dict[str, float]]], None] | None = None,
-             ) -> list[Result]:
-    if len(noises) > MAX_BATCH_SIZE:
-        raise UserError(f"optimizer=lbfgs optimises one item at a time, got a batch of {len(noises)}: "
-                        "use batch_size=1")
-    z = noises[0]().requires_grad_()
-    opt = instantiate(cfg.optim)(params=[z])
-    track = Track.of(cfg)
-    names = list(rewards.rewards)
-    cost = getattr(generator, "evaluations_per_call", 1)
-    last: dict[str, float] = {}
+        def closure() -> torch.Tensor:
+            nonlocal last
+            opt.zero_grad(set_to_none=True)
+            out, loss, (step,) = objective([z])
+            track.observe(len(track.history), step, objective.names, z, out, 0, cost)
+            last = step
+            if not math.isfinite(step["loss"]):
+                track.event(len(track.history) - 1, "non-finite loss; L-BFGS stopped", loss=step["loss"])
+                raise NonFinite
+            loss.sum().backward()
+            track.backwards += cost
+            step["grad_norm"] = torch.linalg.vector_norm(z.grad).item()
+            if not math.isfinite(step["grad_norm"]):
+                track.event(len(track.history) - 1, "non-finite gradient; L-BFGS stopped")
+                raise NonFinite
+            return loss.sum()
 
-    def closure() -> torch.Tensor:
-        nonlocal last
-        opt.zero_grad(set_to_none=True)
-        out, loss, (step,) = score(generator, rewards, [z], cond, prepared, cfg.reg_weight)
-        track.evaluations += cost
-        track.observe(len(track.history), step, names, z, out.latent, out.image)
-        last = step
-        if not math.isfinite(step["loss"]):
-            track.event(len(track.history) - 1, "non-finite loss; L-BFGS stopped", loss=step["loss"])
-            raise NonFinite
-        loss.sum().backward()
-        track.backwards += cost
-        step["grad_norm"] = torch.linalg.vector_norm(z.grad).item()
-        if not math.isfinite(step["grad_norm"]):
-            track.event(len(track.history) - 1, "non-finite gradient; L-BFGS stopped")
-            raise NonFinite
-        return loss.sum()
-
-    for it in range(cfg.n_iters):
-        try:
-            opt.step(closure)
-        except NonFinite:
-            break
-        finally:
-            if on_iterate is not None:
-                on_iterate(it, [last])
-    return [track.result()]
+        for it in range(cfg.n_iters):
+            try:
+                opt.step(closure)
+            except NonFinite:
+                break
+            finally:
+                if on_iterate is not None:
+                    on_iterate(it, [last])
+        return [track.result()]

@@ -1,7 +1,7 @@
 """Per-item bookkeeping for Algorithm 1 on a batch: each item's history, events and kept iterates.
 
-The loop (``reno.py``, ``lbfgs.py``, ``zero_order.py``) hands every iterate of every item to its ``Track``;
-the track keeps the initial iterate, the best one by reward total (the first of equal totals; non-finite
+Every method (``reno.py``, ``best_of_n.py``, ``lbfgs.py``, ``zero_order.py``) hands every iterate of every
+item to its ``Track``; the track keeps the initial iterate, the best one by reward total (the first of equal totals; non-finite
 totals never count), every ``save_every``-th, and the best within each ``save_at`` budget it reaches. It
 counts the item's generator evaluations and backward passes, and stamps both (so far) on each iterate's
 values: the record says what every iterate had cost. Snapshots stay on the model's device until the item
@@ -65,9 +65,13 @@ class Track:
             return float(self.evaluations)
         return self.evaluations + self.backwards * (self.forward_backward_cost - 1)
 
-    def observe(self, it: int, values: dict[str, float], scores: list[str], noise, latent, image) -> None:
-        """``values``: this iterate's numbers (``scores`` names the reward ones); tensors of batch size 1.
-        Call it once the iterate's evaluation is counted in ``evaluations``."""
+    def observe(self, it: int, values: dict[str, float], scores: list[str], noise: torch.Tensor, out, i: int,
+                cost: int = 1) -> None:
+        """Iterate ``it`` of this item, item ``i`` of the generation ``out``; ``values``: its numbers
+        (``scores`` names the reward ones); ``cost``: the generator evaluations the call spent. Keeps the
+        initial iterate, the best one by reward total (the first of equal totals, never a non-finite one:
+        the regulariser is not part of it), every ``save_every``-th, and the best within each budget."""
+        self.evaluations += cost
         values["evaluations"], values["backwards"] = self.evaluations, self.backwards
         self.history.append(values)
         if self.budgets:
@@ -79,8 +83,8 @@ class Track:
         is_best = math.isfinite(total) and (self.best is None or total > self.best.total)
         keep = bool(self.save_every) and it % self.save_every == 0
         if it == 0 or is_best or keep:
-            snap = Iterate(it, {k: values[k] for k in scores}, total,
-                           noise.detach().clone(), latent.detach().clone(), image.detach().clone())
+            snap = Iterate(it, {k: values[k] for k in scores}, total, noise.detach().clone(),
+                           out.latent[i : i + 1].detach().clone(), out.image[i : i + 1].detach().clone())
             self.initial = snap if it == 0 else self.initial
             self.best = snap if is_best else self.best
             if keep:

@@ -21,19 +21,12 @@ the batch (what a ReNO iterate holds).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
 import torch
 
-from reno_exp.config.schema import OptimizerConfig
-from reno_exp.methods.reno import score
+from reno_exp.config.optimizer import Method, OptimizerConfig
+from reno_exp.methods.objective import Noises, Objective, OnIterate
 from reno_exp.methods.tracking import Result, Track
-
-
-def spent(cfg: OptimizerConfig, k: int) -> float:
-    """Generator calls once iterate k exists: the initial noise, then N neighbours per iterate."""
-    return 1 + k * cfg.candidates
 
 
 def neighbour(pivot: torch.Tensor, direction: torch.Tensor, similarity: float) -> torch.Tensor:
@@ -46,45 +39,44 @@ def neighbour(pivot: torch.Tensor, direction: torch.Tensor, similarity: float) -
     return (norm * (similarity * u + math.sqrt(1 - similarity**2) * w)).reshape(pivot.shape).to(pivot.dtype)
 
 
-def optimise(generator, rewards, cond: Any, prepared: dict[str, Any], noises: list[Callable[[], torch.Tensor]],
-             cfg: OptimizerConfig, on_iterate: Callable[[int, list[dict[str, float]]], None] | None = None,
-             ) -> list[Result]:
-    n = len(noises)
-    pivots = [draw() for draw in noises]
-    tracks = [Track.of(cfg) for _ in range(n)]
-    names = list(rewards.rewards)
-    cost = getattr(generator, "evaluations_per_call", 1)
+class ZeroOrder:
+    method = Method.zero_order
 
-    with torch.no_grad():
-        out, _, steps = score(generator, rewards, pivots, cond, prepared, cfg.reg_weight)
-        for i, (track, step) in enumerate(zip(tracks, steps)):
-            track.evaluations += cost
-            track.observe(0, step, names, pivots[i], out.latent[i : i + 1], out.image[i : i + 1])
-        pivot_totals = [s["total"] for s in steps]
-        if on_iterate is not None:
-            on_iterate(0, steps)
+    def optimise(self, objective: Objective, noises: Noises, cfg: OptimizerConfig,
+                 on_iterate: OnIterate | None = None) -> list[Result]:
+        n = len(noises)
+        pivots = [draw() for draw in noises]
+        tracks = [Track.of(cfg) for _ in range(n)]
+        names, cost = objective.names, objective.evaluations_per_call
 
-        for it in range(1, cfg.n_iters):
-            directions = [[draw() for _ in range(cfg.candidates)] for draw in noises]  # each item's own stream
-            best: list[tuple | None] = [None] * n  # per item: (values, noise, latent, image) of its best neighbour
-            failed = [0] * n
-            for j in range(cfg.candidates):
-                zs = [neighbour(pivots[i], directions[i][j], cfg.similarity) for i in range(n)]
-                out, _, steps = score(generator, rewards, zs, cond, prepared, cfg.reg_weight)
-                for i, step in enumerate(steps):
-                    tracks[i].evaluations += cost
-                    failed[i] += not math.isfinite(step["total"])
-                    if best[i] is None or beats(step["total"], best[i][0]["total"]):
-                        best[i] = (step, zs[i], out.latent[i : i + 1], out.image[i : i + 1])
-            for i, (step, z, latent, image) in enumerate(best):
-                if failed[i]:
-                    tracks[i].event(it, f"non-finite reward total for {failed[i]} of {cfg.candidates} neighbours")
-                tracks[i].observe(it, step, names, z, latent, image)
-                if beats(step["total"], pivot_totals[i]):
-                    pivots[i], pivot_totals[i] = z, step["total"]
+        with torch.no_grad():
+            out, _, steps = objective(pivots)
+            for i, (track, step) in enumerate(zip(tracks, steps)):
+                track.observe(0, step, names, pivots[i], out, i, cost)
+            pivot_totals = [s["total"] for s in steps]
             if on_iterate is not None:
-                on_iterate(it, [b[0] for b in best])
-    return [track.result() for track in tracks]
+                on_iterate(0, steps)
+
+            for it in range(1, cfg.n_iters):
+                directions = [[draw() for _ in range(cfg.candidates)] for draw in noises]  # each item's own stream
+                best: list[tuple | None] = [None] * n  # per item: (values, noise, generation, index) of its best
+                failed = [0] * n
+                for j in range(cfg.candidates):
+                    zs = [neighbour(pivots[i], directions[i][j], cfg.similarity) for i in range(n)]
+                    out, _, steps = objective(zs)
+                    for i, step in enumerate(steps):
+                        failed[i] += not math.isfinite(step["total"])
+                        if best[i] is None or beats(step["total"], best[i][0]["total"]):
+                            best[i] = (step, zs[i], out, i)
+                for i, (step, z, out_i, at) in enumerate(best):
+                    if failed[i]:
+                        tracks[i].event(it, f"non-finite reward total for {failed[i]} of {cfg.candidates} neighbours")
+                    tracks[i].observe(it, step, names, z, out_i, at, cost * cfg.candidates)  # N calls an iterate
+                    if beats(step["total"], pivot_totals[i]):
+                        pivots[i], pivot_totals[i] = z, step["total"]
+                if on_iterate is not None:
+                    on_iterate(it, [b[0] for b in best])
+        return [track.result() for track in tracks]
 
 
 def beats(total: float, other: float) -> bool:

@@ -15,21 +15,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import ArgumentParser, guarded
-from reno_exp.evaluate.scoring import EVALUATION, RECORD_FIELD
+from reno_exp.config.errors import ArgumentParser, UserError, guarded
+from reno_exp.store.evaluations import read_scores
 from reno_exp.store.files import check_run, ours, runs_under
-from reno_exp.store.records import RESULTS, read_records
+from reno_exp.store.names import ANALYSIS, EVALUATION, RESULTS
+from reno_exp.store.records import Record, read_records
 from reno_exp.store.rundir import RunInfo, writable
 from reno_exp.store.summary import curves, means, ok
 from reno_exp.tables import main as tables_main
-from reno_exp.tables.jobs import Job, find_jobs, group_of, read_scores
+from reno_exp.tables.jobs import Job, find_jobs, group_of
 
 __all__ = ["ANALYSIS", "EVALUATION", "RESULTS", "ArgumentParser", "Job", "RunInfo", "UserError", "analysis_dirs",
            "category", "checked_jobs", "curves", "guarded", "image_of", "means", "ok", "read_records",
            "read_scores", "tables_markdown", "writable"]
 
-ANALYSIS = "analysis"  # reno_exp.analysis writes <run>/analysis/ and, for a sweep, <sweep>/analysis/
 IMAGE_SETS = ("initial", "best")  # the gallery's pair; evaluate names the record field of each
 
 
@@ -43,9 +42,9 @@ def checked_jobs(path: Path) -> list[Job]:
         return find_jobs(path)
 
 
-def image_of(record: dict, image_set: str) -> str | None:
+def image_of(record: Record, image_set: str) -> str | None:
     """The record's image of ``initial`` or ``best``, relative to its run directory."""
-    return record.get(RECORD_FIELD.get(image_set, f"{image_set}_image"))
+    return record.image(image_set)
 
 
 def category(record: dict) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from reno_exp.config.errors import first_line
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.openclip_towers import build_clip
 from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
@@ -46,7 +47,7 @@ class AestheticReward(TowerReward):
             try:  # open_clip's own loader: converts OpenAI's layout, strict
                 open_clip.load_checkpoint(clip, clip_ckpt.path(), strict=True)
             except RuntimeError as e:
-                raise CheckpointMismatchError(clip_ckpt.name, str(e).splitlines()[0]) from None
+                raise CheckpointMismatchError(clip_ckpt.name, first_line(e)) from None
             load_strict(self.mlp, torch.load(mlp_ckpt.path(), map_location="cpu", weights_only=True), mlp_ckpt.name)
         self.visual = clip.visual  # the text tower is never used: dropped
         self.finish(self.visual.transformer.resblocks)

@@ -13,8 +13,9 @@ import struct
 from pathlib import Path
 
 from reno_exp.config.errors import UserError
-from reno_exp.store.records import RESULTS, read_records
-from reno_exp.store.rundir import RUN, RunInfo, read_info
+from reno_exp.store.names import RESULTS, RUN
+from reno_exp.store.records import read_records
+from reno_exp.store.rundir import RunInfo, read_info
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,8 +22,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from reno_exp.config.errors import UserError
+from reno_exp.store.names import RESULTS
 
-RESULTS = "results.jsonl"
 FIELDS = ("key", "prompt", "seed")  # what every reader of a results record indexes
 log = logging.getLogger(__name__)
 _warned: set[str] = set()  # a file's damage is said once per process, however often it is read
@@ -128,16 +129,109 @@ def unique(rows: list[dict], identity: Callable[[dict], Any], path: Path) -> lis
     return out
 
 
+@dataclass(eq=False)  # equality of a mapping: a record equals the dict of its line
+class Record(Mapping):
+    """One line of ``results.jsonl``: an item (prompt, seed) and what the method found for it. Written by the
+    run (``RunRecords.append``), read back by ``read_records``; readers may also index it by the JSON names
+    (``record["best"]["total"]``), which stay as runs have always written them."""
+
+    key: str
+    index: int
+    k: int
+    prompt: str
+    seed: int
+    fingerprint: str | None  # of the config that produced it (None: older than fingerprints)
+    initial: dict[str, float | None]  # each reward's score and the weighted ``total``
+    best: dict[str, float | None]
+    best_iteration: int
+    history: list[float | None]  # the total per iterate
+    curves: dict[str, list]  # each reward, reg, loss, grad_norm, evaluations, backwards per iterate
+    events: list[dict[str, Any]]  # skipped steps, out-of-memory retries
+    evaluations: int  # generator evaluations spent
+    seconds: float  # the item's share of its batch's time
+    peak_memory_bytes: int
+    meta: dict[str, Any] | None = None  # the suite's own fields (category, tag, ...)
+    files: dict[str, Any] = field(default_factory=dict)  # noise, images: paths relative to the run
+    extra: dict[str, Any] = field(default_factory=dict)  # fields this version does not know, kept as read
+
+    # where an image set's path stands in the line: the best image was named "image" from the first runs on
+    IMAGE_FIELDS: ClassVar[dict[str, str]] = {"initial": "initial_image", "best": "image"}
+
+    @classmethod
+    def image_field(cls, image_set: str) -> str:
+        return cls.IMAGE_FIELDS.get(image_set, f"{image_set}_image")
+
+    @staticmethod
+    def is_file(name: str) -> bool:
+        return name in ("noise", "iterates", "image") or name.endswith("_image")
+
+    def image(self, image_set: str) -> str | None:
+        """The image of a set (initial, best, initial_transfer, best_transfer), relative to its run."""
+        return self.files.get(self.image_field(image_set))
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("files", "extra", "meta")}
+        meta = {"meta": self.meta} if self.meta else {}
+        head = {k: out.pop(k) for k in ("key", "index", "k", "prompt", "seed", "fingerprint")}
+        tail = {k: out.pop(k) for k in ("seconds", "peak_memory_bytes")}
+        return {**head, **meta, **out, **self.files, **tail, **self.extra}
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Record:
+        names = {f.name for f in fields(cls)} - {"files", "extra"}
+        known = {k: v for k, v in row.items() if k in names}
+        files = {k: v for k, v in row.items() if k not in names and cls.is_file(k)}
+        extra = {k: v for k, v in row.items() if k not in names and k not in files}
+        defaults = {"index": 0, "k": 0, "fingerprint": None, "initial": {}, "best": {}, "best_iteration": 0,
+                    "history": [], "curves": {}, "events": [], "evaluations": 0, "seconds": 0.0,
+                    "peak_memory_bytes": 0}
+        return cls(**{**defaults, **known}, files=files, extra=extra)
+
+    # the JSON names, for readers that index a record as the line reads
+    def __getitem__(self, name: str) -> Any:
+        if name in self._names():
+            return getattr(self, name)
+        if name in self.files:
+            return self.files[name]
+        return self.extra[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if name in self._names():
+            setattr(self, name, value)
+        elif self.is_file(name):
+            self.files[name] = value
+        else:
+            self.extra[name] = value
+
+    def __iter__(self):
+        return iter(self.to_json())
+
+    def __len__(self) -> int:
+        return len(self.to_json())
+
+    def __contains__(self, name: object) -> bool:
+        if name == "meta":
+            return bool(self.meta)
+        return name in self._names() or name in self.files or name in self.extra
+
+    @classmethod
+    def _names(cls) -> frozenset[str]:
+        return _FIELD_NAMES
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Record)) - {"files", "extra", "meta"} | {"meta"}
+
+
 class ResultsFile(JsonLines):
     fields = FIELDS
     what = "results file"
 
 
-def read_records(path: str | Path) -> list[dict]:
+def read_records(path: str | Path) -> list[Record]:
     """The whole records of a run directory's (or a given) ``results.jsonl``, each item once."""
     path = Path(path)
     file = ResultsFile(path / RESULTS if path.is_dir() else path)
-    return unique(file.read(), lambda r: r["key"], file.path)
+    return [Record.from_json(r) for r in unique(file.read(), lambda r: r["key"], file.path)]
 
 
 def pending(done: dict[str, dict] | list[dict], items: list, fingerprint: str) -> list:
@@ -188,6 +282,6 @@ class RunRecords:
         os.replace(tmp, path)
         return rel
 
-    def append(self, record: dict) -> None:
-        self.results.append(record)
-        self.done[record["key"]] = record
+    def append(self, record: Record) -> None:
+        self.results.append(record.to_json())
+        self.done[record.key] = record

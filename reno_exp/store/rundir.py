@@ -27,13 +27,10 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from reno_exp.config import identity
-from reno_exp.config.errors import UserError
+from reno_exp.config.errors import UserError, first_line
+from reno_exp.store.names import FOLDERS, LAUNCHES, LOCK, RESULTS, RUN
 
-RUN = "run.yaml"
-LAUNCHES = "launches"
-LOCK = ".lock"
-FILES = ("results.jsonl",)  # must be writable files when present
-FOLDERS = ("noise", "images", "iterates", LAUNCHES)  # must be folders when present
+FILES = (RESULTS,)  # must be writable files when present
 
 
 @dataclass
@@ -77,7 +74,7 @@ def read_info(run_dir: str | Path) -> RunInfo | None:
     try:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not a reno_exp run record ({str(e).splitlines()[0][:100]})") from None
+        raise UserError(f"{path} is not a reno_exp run record ({first_line(e, 100)})") from None
     if not isinstance(data, dict) or set(data) - set(SHAPE):
         raise UserError(f"{path} is not a reno_exp run record (not a mapping of {', '.join(SHAPE)})")
     missing = [k for k, kind in SHAPE.items() if not isinstance(data.get(k), kind)]

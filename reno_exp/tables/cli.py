@@ -16,11 +16,12 @@ import argparse
 import csv
 from pathlib import Path
 
-from reno_exp.config.errors import UserError
-from reno_exp.config.exits import ArgumentParser, guarded
+from reno_exp.config.errors import ArgumentParser, UserError, guarded
+from reno_exp.store.evaluations import read_scores
 from reno_exp.store.files import check_run, ours, runs_under
+from reno_exp.store.names import EVALUATION
 from reno_exp.tables import equal_compute, paper, parti_loo, wandb_log
-from reno_exp.tables.jobs import EVALUATION, find_jobs, read_scores
+from reno_exp.tables.jobs import find_jobs
 from reno_exp.tables.runs import runs_summary
 
 CELLS = ["table", "row", "model", "method", "variant", "column", "ours", "paper", "n_images"]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from reno_exp.store.evaluations import read_scores
 from reno_exp.store.summary import ok
-from reno_exp.tables.jobs import Job, read_scores, records
+from reno_exp.tables.jobs import Job, records
 from reno_exp.tables.numbers import fmt, mean
 
 NAME = "equal_compute"

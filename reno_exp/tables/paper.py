@@ -17,7 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from reno_exp.tables.jobs import Job, group_of, read_scores
+from reno_exp.store.evaluations import read_scores
+from reno_exp.tables.jobs import Job, group_of
 from reno_exp.tables.numbers import fmt, mean
 
 PAPER = Path(__file__).resolve().parent / "paper_tables.csv"

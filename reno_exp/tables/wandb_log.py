@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from reno_exp.experiment.loggers import open_wandb
+from reno_exp.experiment.loggers import wandb_settings as logger_settings
 from reno_exp.tables.jobs import Job
 
 
 def wandb_settings(jobs: list[Job]) -> dict | None:
     """The W&B logger settings of the sweep's jobs, if they logged there."""
-    return next((j.logger for j in jobs if "Wandb" in str(j.logger.get("_target_", ""))
-                 and j.logger.get("mode") != "disabled"), None)
+    return next(filter(None, (logger_settings(j.logger) for j in jobs)), None)
 
 
 def log_tables(tables: dict[str, tuple[list[str], list[list]]], sweep: Path, settings: dict | None) -> None:
@@ -21,11 +21,7 @@ def log_tables(tables: dict[str, tuple[list[str], list[list]]], sweep: Path, set
     settings = settings or {}
     kw = {"project": settings.get("project") or "reno_exp", "entity": settings.get("entity"), "group": sweep.name,
           "job_type": "tables", "name": f"tables-{sweep.name}", "dir": str(sweep)}
-    try:
-        run = wandb.init(mode=settings.get("mode", "online"), **kw)
-    except Exception as e:  # no key or no network: as the runs do, go on offline (upload with `wandb sync`)
-        print(f"W&B unreachable ({str(e).splitlines()[0][:120]}); logging offline", file=sys.stderr)
-        run = wandb.init(mode="offline", **kw)
+    run = open_wandb(settings.get("mode") or "online", sweep, **kw)
     for name, (columns, data) in tables.items():
         run.log({name: wandb.Table(columns=columns, data=data)})
     run.finish()

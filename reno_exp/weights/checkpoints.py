@@ -1,6 +1,6 @@
 """Where a component's weights come from: one spec per checkpoint, used both to load and to prefetch.
 
-A component class lists what it needs with a ``checkpoints(cfg)`` classmethod; ``reno_exp.weights.prefetch``
+A component class lists what it needs with a ``checkpoints(cfg)`` classmethod; ``python -m reno_exp.prefetch``
 downloads them all into the Hugging Face cache, and the component loads the same spec through
 ``path()``, which honours ``HF_HUB_OFFLINE`` and turns every failure into ``MissingWeightsError``.
 ``cached()`` says whether a spec is in the local cache without touching the network (so a run can

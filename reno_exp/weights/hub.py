@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import torch
 
-from reno_exp.config.errors import UserError
+from reno_exp.config.errors import UserError, first_line
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ PREFETCH = "python -m reno_exp.prefetch <same overrides>"
 
 class MissingWeightsError(UserError):
     """Weights that are not available: every missing checkpoint at once, and the commands that fetch
-    them (``reno_exp.weights.prefetch`` with the run's own overrides, and each checkpoint's ``hf download``)."""
+    them (``python -m reno_exp.prefetch`` with the run's own overrides, and each checkpoint's ``hf download``)."""
 
     def __init__(self, checkpoints: str | Sequence[str], reason: str = "", prefetch: str = PREFETCH,
                  commands: Sequence[str | None] = ()):
@@ -38,10 +38,6 @@ class MissingWeightsError(UserError):
             f"  fetch on a machine with hub access: {prefetch}{hf}\n"
             "  then run with HF_HUB_OFFLINE=1; or run with random_init=true for random weights"
         )
-
-
-def first_line(e: BaseException) -> str:
-    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
 
 
 def hf_command(checkpoint: str) -> str | None:
