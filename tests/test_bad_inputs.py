@@ -244,8 +244,9 @@ CASES = [
     (app, ["optimizer=best_of_n", "optimizer.method=reno"], "optimizer.method=reno steps a torch optimiser, and "
      "optimizer.optim is null"),
     (app, ["optimizer.optim=null"], "optimizer.optim is null"),
-    (app, ["optimizer.loop=os"], "optimizer.loop=os: the loop follows from optimizer.method (reno runs reno_exp.methods.reno)"),
-    (app, ["optimizer=best_of_n", "optimizer.loop=reno_exp.methods.zero_order"], "the loop follows from optimizer.method"),
+    # the method is the one setting: no loop to set beside it
+    (app, ["optimizer.loop=os"], "unknown key 'optimizer.loop' (keys there: method, n_iters"),
+    (app, ["optimizer=best_of_n", "optimizer.loop=reno_exp.methods.zero_order"], "unknown key 'optimizer.loop'"),
     (app, ["-m", "optimizer.method=reno,zero_order"], "needs the search's settings (candidates, similarity): choose "
      "the method with optimizer=zero_order (in job 1: optimizer.method=zero_order)"),
     (prefetch, ["--list", "optimizer.method=zero_order"], "choose the method with optimizer=zero_order"),

@@ -100,7 +100,7 @@ def test_plan_of_a_command_line_sweep(capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--items", "0"], "--items: must be at least 1, got 0"),
-    (["--batch-sizes", "0,2"], "batch sizes must be at least 1"),
+    (["--batch-sizes", "0,2"], "each size must be at least 1"),
     (["--batch-sizes", "a"], "comma-separated integers"),
     (["--repeats", "x"], "not a number"),
     (["--plan", "--peak-share", "2"], "a share of peak in (0, 1]"),

@@ -18,9 +18,10 @@ from run_dirs import make_run_dir, paper_config
 
 from reno_exp import tables
 from reno_exp.rewards.base import Reward, RewardSet
+from reno_exp.store.jobs import job_of
 from reno_exp.store.rundir import RunInfo
 from reno_exp.tables import parti_loo, wandb_log
-from reno_exp.tables.jobs import find_jobs, job_of
+from reno_exp.tables.jobs import find_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = {"hpsv2": 5.0, "imagereward": 1.0, "clip": 0.01, "pickscore": 0.05}  # conf/reward/all.yaml

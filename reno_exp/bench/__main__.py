@@ -22,7 +22,7 @@ import logging
 import math
 import sys
 
-from reno_exp.config.errors import ArgumentParser, fail
+from reno_exp.config.errors import ArgumentParser, fail, sizes
 
 
 def positive(kind, minimum=1):
@@ -36,16 +36,6 @@ def positive(kind, minimum=1):
                                              if kind is float else f"must be at least {minimum}, got {text}")
         return value
     return check
-
-
-def sizes(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be at least 1, got {text!r}")
-    return sorted(set(values))
 
 
 def share(text: str) -> float:

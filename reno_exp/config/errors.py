@@ -78,6 +78,17 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def sizes(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers, each at least 1, in order, without repeats."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"each size must be at least 1, got {text!r}")
+    return sorted(set(values))
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line, exit code 2."""
 

@@ -296,6 +296,12 @@ def validate(cfg: DictConfig, limit: int = 3) -> None:
         raise UserError("; ".join(found[:limit]) + more)
 
 
+def needs_random_init(tiny: Any, siblings: DictConfig) -> Iterator[str]:
+    """``tiny=true`` builds tiny configurations of the reward and evaluator classes: random weights only."""
+    if tiny and not siblings.get("random_init"):
+        yield "tiny=true needs random_init=true (tiny models have no real weights)"
+
+
 def check_arg(name: str, value: Any, **kw) -> None:
     """A command-line argument against a rule: ``check_arg("--items", args.items, ge=1)``."""
     for problem in check_value(name, value, Rule(**kw)):

@@ -18,7 +18,7 @@ from reno_exp.config import optimizer
 from reno_exp.config.optimizer import OptimizerConfig, ZeroOrderConfig
 from reno_exp.config.placement import DEVICE, DEVICE_HINT
 from reno_exp.config.reward import RewardConfig
-from reno_exp.config.rules import rule
+from reno_exp.config.rules import needs_random_init, rule
 
 
 def compile_backends(cfg: DictConfig) -> tuple[str, ...] | None:
@@ -83,7 +83,8 @@ class Config:
     # None: cuda when available, else cpu (with one warning)
     device: str | None = field(default=None, metadata=rule(pattern=DEVICE, hint=DEVICE_HINT))
     random_init: bool = False  # real architectures with random weights, offline
-    tiny: bool = False  # with random_init: tiny configurations of the same reward/evaluator classes (tests)
+    # with random_init: tiny configurations of the same reward/evaluator classes (tests)
+    tiny: bool = field(default=False, metadata=rule(relation=needs_random_init))
     save_images: bool = True
     progress: bool = True
     # items optimised together: an integer >= 1, or "auto" (the largest that fits)

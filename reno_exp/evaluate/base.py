@@ -22,8 +22,9 @@ class Evaluator:
 
     @classmethod
     def from_settings(cls, settings, random_init: bool, tiny: bool, device: str) -> Evaluator:
-        """Built from ``python -m reno_exp.evaluate``'s settings (reno_exp.evaluate.scoring.EvaluateConfig)."""
-        raise NotImplementedError
+        """Built from ``python -m reno_exp.evaluate``'s settings (reno_exp.evaluate.scoring.EvaluateConfig): a
+        suite's scorer from the settings of its own name (``geneval.threshold=...``)."""
+        return cls(getattr(settings, cls.metric), random_init=random_init, tiny=tiny, device=device)
 
     @classmethod
     def checkpoints(cls, settings) -> list:

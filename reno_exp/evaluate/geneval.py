@@ -78,10 +78,6 @@ class GenEval(Evaluator):
     metric = suite = "geneval"
 
     @classmethod
-    def from_settings(cls, settings, **common) -> GenEval:
-        return cls(settings.geneval, **common)
-
-    @classmethod
     def checkpoints(cls, settings) -> list:
         from reno_exp.evaluate.base import checkpoint_of
         from reno_exp.evaluate.clip_models import OPENAI

@@ -28,7 +28,7 @@ from reno_exp.config.compose import settings
 from reno_exp.config.errors import UserError, fail, guarded
 from reno_exp.config.placement import DEVICE, DEVICE_HINT, check_device
 from reno_exp.config.reward import TOWER_DTYPES
-from reno_exp.config.rules import Rule, rule
+from reno_exp.config.rules import Rule, needs_random_init, rule
 from reno_exp.evaluate import EVALUATORS, METRICS
 from reno_exp.evaluate.geneval import GenEvalConfig
 from reno_exp.evaluate.t2i_compbench import T2ICompBenchConfig
@@ -54,7 +54,7 @@ class EvaluateConfig:
                                   metadata=rule(nonempty=True, unique=True, each=Rule(choices=IMAGE_SETS)))
     iterates: bool = False  # also the saved iterates (optimizer.save_every > 0), as iter_XXX
     random_init: bool = False  # real architectures with random weights, offline
-    tiny: bool = False  # with random_init: tiny configurations of the same classes (tests)
+    tiny: bool = field(default=False, metadata=rule(relation=needs_random_init))  # with random_init: tiny classes (tests)
     device: str | None = field(default=None, metadata=rule(pattern=DEVICE, hint=DEVICE_HINT))  # None: cuda when available, else cpu
     aesthetic_dtype: str | None = field(default=None, metadata=rule(choices=TOWER_DTYPES))  # None: float16 on CUDA, float32 elsewhere
     progress: bool = True
@@ -64,8 +64,6 @@ class EvaluateConfig:
 
 def load_config(overrides: list[str]) -> EvaluateConfig:
     cfg = settings(EvaluateConfig, list(overrides))  # unknown keys, types and every field's rule (validate)
-    if cfg.tiny and not cfg.random_init:
-        raise UserError("tiny=true needs random_init=true (tiny models have no real weights)")
     return OmegaConf.to_object(cfg)
 
 

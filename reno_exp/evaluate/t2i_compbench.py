@@ -31,10 +31,6 @@ class T2ICompBench(Evaluator):
     metric = suite = "t2i_compbench"
 
     @classmethod
-    def from_settings(cls, settings, **common) -> T2ICompBench:
-        return cls(settings.t2i_compbench, **common)
-
-    @classmethod
     def checkpoints(cls, settings) -> list:
         from reno_exp.evaluate.base import checkpoint_of
         from reno_exp.evaluate.clip_models import OPENAI

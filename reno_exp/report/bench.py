@@ -158,19 +158,9 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def sizes_arg(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise sources.UserError(f"--items takes numbers separated by commas, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise sources.UserError(f"--items: each size must be >= 1, got {text!r}")
-    return sizes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = sources.ArgumentParser(prog="python -m reno_exp.report.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", default="100,1000,10000", help="sizes, comma-separated")
+    parser.add_argument("--items", type=sources.sizes, default="100,1000,10000", help="sizes, comma-separated")
     parser.add_argument("--jobs", type=int, default=4, help="jobs per synthesised sweep")
     parser.add_argument("--repeats", type=int, default=3, help="page loads per size")
     parser.add_argument("--workers", type=int, default=None, help="processes making thumbnails")
@@ -178,11 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        sizes = sizes_arg(args.items)
         for name in ("jobs", "repeats"):
             if getattr(args, name) < 1:
                 raise sources.UserError(f"--{name} must be >= 1, got {getattr(args, name)}")
-        rows = measure(sizes, args.jobs, args.repeats, args.workers, args.keep,
+        rows = measure(args.items, args.jobs, args.repeats, args.workers, args.keep,
                        log=lambda m: print(m, file=sys.stderr, flush=True))
         print(table(rows))
         return 0

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from reno_exp.config.errors import ArgumentParser, UserError, guarded
+from reno_exp.config.errors import ArgumentParser, UserError, guarded, sizes
 from reno_exp.store.evaluations import read_scores
 from reno_exp.store.files import check_run, ours, runs_under
 from reno_exp.store.names import ANALYSIS, EVALUATION, RESULTS
@@ -25,7 +25,7 @@ from reno_exp.store.summary import curves, means, ok
 from reno_exp.tables import main as tables_main
 from reno_exp.tables.jobs import Job, find_jobs, group_of
 
-__all__ = ["ANALYSIS", "EVALUATION", "RESULTS", "ArgumentParser", "Job", "RunInfo", "UserError", "analysis_dirs",
+__all__ = ["ANALYSIS", "EVALUATION", "RESULTS", "ArgumentParser", "Job", "RunInfo", "UserError", "analysis_dirs", "sizes",
            "category", "checked_jobs", "curves", "guarded", "image_of", "means", "ok", "read_records",
            "read_scores", "tables_markdown", "writable"]
 
