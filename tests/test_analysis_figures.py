@@ -16,7 +16,8 @@ from reno_exp.analysis import figure5
 from reno_exp.analysis.__main__ import main
 from reno_exp.analysis.analyse import analyse, analyse_run
 from reno_exp.analysis.runs import Run, run_dirs
-from reno_exp.store.records import RunRecords
+from reno_exp.store.evaluations import Score
+from reno_exp.store.records import Record, RunRecords
 from reno_exp.store.rundir import RunInfo
 
 CATEGORIES = ["color", "shape", "color"]
@@ -43,13 +44,13 @@ def make_run(path, noise_shape=(1, 4, 16, 16), logger=None, n=3, options=("model
                  "iterates": [rec.save_image(torch.rand(1, 3, 32, 32, generator=g), f"iterates/{key}_{it:03d}.png")
                               for it in ITERS]}
         color = [float(-100 + 10 * t + i) for t in range(6)]
-        rec.append({"key": key, "index": i, "k": 0, "prompt": f"a prompt number {i}", "seed": 0, "fingerprint": info.fingerprint,
+        rec.append(Record.from_json({"key": key, "index": i, "k": 0, "prompt": f"a prompt number {i}", "seed": 0, "fingerprint": info.fingerprint,
                     "meta": {"suite": "t2i_compbench", "category": CATEGORIES[i % 3]},
                     "initial": {"color": color[0], "total": color[0]}, "best": {"color": color[-1], "total": color[-1]},
                     "best_iteration": 5, "history": color,
                     "curves": {"color": color, "reg": [0.1] * 6, "loss": [-c for c in color],
                                "grad_norm": [1.0] * 5 + [None]},
-                    "events": [], **files, "seconds": 1.0, "peak_memory_bytes": 1})
+                    "events": [], **files, "seconds": 1.0, "peak_memory_bytes": 1}))
     (path / "launches" / "000").mkdir(parents=True)
     OmegaConf.save(cfg, path / "launches" / "000" / "config.yaml")
     return path
@@ -101,7 +102,7 @@ def test_a_run_gets_its_table_plots_and_per_prompt_figures(tmp_path):
 
 def test_figure5_means_per_category_and_iteration(tmp_path):
     records = Run.load(make_run(tmp_path / "run")).records
-    ps = {(p.metric, p.group, p.iteration): p for p in figure5.points(evaluation_lines(), records)}
+    ps = {(p.metric, p.group, p.iteration): p for p in figure5.points([Score(**r) for r in evaluation_lines()], records)}
     # colour items 0 and 2: 0.1 it + 0.01 i -> mean 0.1 it + 0.01; shape item 1: 0.1 it + 0.01
     assert ps[("t2i_compbench", "color", 4)].mean == pytest.approx(0.41)
     assert ps[("t2i_compbench", "color", 4)].n == 2
@@ -116,7 +117,7 @@ def test_figure5_means_per_category_and_iteration(tmp_path):
 def test_geneval_overall_is_the_mean_of_tag_scores():
     records = [{"key": "a", "meta": {"tag": "counting"}}, {"key": "b", "meta": {"tag": "counting"}},
                {"key": "c", "meta": {"tag": "position"}}]
-    ev = [{"key": k, "image_set": "iter_010", "metric": "geneval", "score": s} for k, s in
+    ev = [Score(k, "iter_010", "geneval", s, "test") for k, s in
           (("a", 1.0), ("b", 0.0), ("c", 1.0))]
     ps = {(p.group, p.iteration): p.mean for p in figure5.points(ev, records)}
     assert ps[("counting", 10)] == 0.5 and ps[("position", 10)] == 1.0

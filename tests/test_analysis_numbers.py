@@ -15,7 +15,7 @@ from reno_exp.analysis.coherence import band_means, coherence, row_coherence
 from reno_exp.analysis.layout import spatial
 from reno_exp.analysis.runs import Run
 from reno_exp.analysis.spectra import LOW, low_share, power, radial, spectra
-from reno_exp.store.records import RunRecords
+from reno_exp.store.records import Record, RunRecords
 from reno_exp.store.rundir import RunInfo
 
 
@@ -33,8 +33,8 @@ def write_run(tmp, items, *options: str):
     for i, t in enumerate(items):
         key = f"{i:05d}_00"
         rel = rec.save_tensors(t, f"noise/{key}.safetensors")
-        rec.append({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel,
-                    "fingerprint": info.fingerprint})
+        rec.append(Record.from_json({"key": key, "index": i, "k": 0, "prompt": f"p{i}", "seed": 0, "noise": rel,
+                    "fingerprint": info.fingerprint}))
     return Run.load(tmp)
 
 

@@ -91,16 +91,15 @@ def sd21_dir(tmp_path_factory):
 
 
 def test_sd21_transfer_is_euler_from_its_config_the_same_steps_as_our_unet_loop(sd21_dir):
-    from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
+    from reno_exp.generators.sd_turbo import SDTurbo
 
     t = SDTransfer(hub_id=str(sd21_dir), steps=2, guidance=1.0, resolution=RES, dtype="float32")
     sched = t.pipe.scheduler
     assert type(sched) is EulerDiscreteScheduler and sched.config.timestep_spacing == "linspace"
-    # an independent check of the wiring: without guidance the pipeline's 2 steps are our 2-step UNet map
-    p = t.pipe
-    ours = CLIPTextUNetOneStep(p.text_encoder, p.tokenizer, p.unet, p.vae,
-                               EulerDiscreteScheduler.from_config(sched.config), resolution=RES,
-                               dtype="float32", num_inference_steps=2)
+    # an independent check of the wiring: without guidance the pipeline's 2 steps are our 2-step UNet map (SD-Turbo's
+    # loop, loading the same files: SD 2.1's layout, and Euler from the same scheduler config)
+    ours = SDTurbo(hub_id=str(sd21_dir), resolution=RES, dtype="float32", num_inference_steps=2)
+    assert ours.scheduler.config == sched.config
     z = noises(ours.latent_shape, (2,))
     with torch.no_grad():
         expected = ours(z, ours.encode_prompt(PROMPTS[0])).image

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from reno_exp.config.errors import UserError
+from reno_exp.config.options import Configured
 from reno_exp.store.records import RunRecords
 
 
@@ -30,14 +31,18 @@ class Item:
         return f"{self.index:05d}_{self.k:02d}"
 
 
-class PromptSuite:
+class PromptSuite(Configured):
+    """Built as ``Suite(**options)`` (what ``hydra.utils.instantiate(cfg.benchmark)`` calls): ``options`` are
+    fields of its config dataclass ``schema``, whose defaults fill the rest."""
+
     name = "suite"
 
-    def __init__(self, seeds=(0,), limit: int | None = None, num_shards: int = 1, shard_index: int | None = None):
-        self.seeds = list(seeds)
-        self.limit = limit
-        self.num_shards = num_shards
-        self.shard_index = shard_index
+    def __init__(self, **options):
+        self.cfg = self.options(options)
+        self.seeds = list(self.cfg.seeds)
+        self.limit = self.cfg.limit
+        self.num_shards = self.cfg.num_shards
+        self.shard_index = self.cfg.shard_index
 
     def prompts(self) -> list[tuple[str, dict[str, Any]]]:
         """(prompt, metadata) in the suite's order."""

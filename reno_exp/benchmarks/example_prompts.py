@@ -12,6 +12,7 @@ import functools
 
 from reno_exp.benchmarks.base import PromptSuite
 from reno_exp.benchmarks.files import fetch, read_lines
+from reno_exp.config.benchmark import ExamplePromptsConfig
 from reno_exp.config.errors import UserError
 
 SUITE = "reno_examples"
@@ -19,6 +20,7 @@ FILE = "example_prompts.txt"
 
 
 class ExamplePrompts(PromptSuite):
+    schema = ExamplePromptsConfig
     name = "example_prompts"
 
     @functools.cache  # noqa: B019 (one suite object per run)

@@ -14,11 +14,12 @@ from collections import Counter
 
 from reno_exp.benchmarks.base import PromptSuite
 from reno_exp.benchmarks.files import fetch, read_lines, write_text_atomic
+from reno_exp.config.benchmark import GENEVAL_TAGS as TAGS
+from reno_exp.config.benchmark import GenEvalConfig
 from reno_exp.config.errors import UserError
 
 SUITE = "geneval"
 FILE = "evaluation_metadata.jsonl"
-TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 
 
 def parse_line(path, line_no: int, line: str) -> dict:
@@ -44,10 +45,12 @@ def parse_line(path, line_no: int, line: str) -> dict:
 
 
 class GenEval(PromptSuite):
+    schema = GenEvalConfig
     name = SUITE
 
-    def __init__(self, tags: list[str] | None = None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, **options):
+        super().__init__(**options)
+        tags = self.cfg.tags
         unknown = sorted(set(tags or ()) - set(TAGS))
         if unknown:
             raise UserError(f"benchmark.tags: unknown {unknown}; GenEval's tags are {', '.join(TAGS)}")

@@ -14,7 +14,7 @@ import io
 
 from reno_exp.benchmarks.base import PromptSuite
 from reno_exp.benchmarks.files import fetch, read_lines
-from reno_exp.config.benchmark import snake
+from reno_exp.config.benchmark import PartiPromptsConfig, snake
 from reno_exp.config.errors import UserError
 
 SUITE = "parti_prompts"
@@ -42,11 +42,8 @@ def read_tsv(path) -> list[dict]:
 
 
 class PartiPrompts(PromptSuite):
+    schema = PartiPromptsConfig
     name = SUITE
-
-    def __init__(self, categories: list[str] | None = None, challenges: list[str] | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.categories, self.challenges = categories, challenges
 
     @functools.cache  # noqa: B019 (one suite object per run)
     def rows(self) -> list[dict]:
@@ -62,8 +59,8 @@ class PartiPrompts(PromptSuite):
         return {known[snake(n)] for n in names}
 
     def prompts(self):
-        categories = self._wanted("categories", self.categories, "Category")
-        challenges = self._wanted("challenges", self.challenges, "Challenge")
+        categories = self._wanted("categories", self.cfg.categories, "Category")
+        challenges = self._wanted("challenges", self.cfg.challenges, "Challenge")
         return [
             (r["Prompt"], {"suite": SUITE, "category": r["Category"], "challenge": r["Challenge"]})
             for r in self.rows()

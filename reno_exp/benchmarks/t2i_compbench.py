@@ -13,10 +13,10 @@ import functools
 
 from reno_exp.benchmarks.base import Item, PromptSuite
 from reno_exp.benchmarks.files import fetch, manifest, read_lines
+from reno_exp.config.benchmark import CATEGORIES, T2ICompBenchConfig
 from reno_exp.config.errors import UserError
 
 SUITE = "t2i_compbench"
-CATEGORIES = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")
 
 
 def file_name(category: str, split: str) -> str:
@@ -30,10 +30,12 @@ def splits(category: str) -> list[str]:
 
 
 class T2ICompBench(PromptSuite):
+    schema = T2ICompBenchConfig
     name = SUITE
 
-    def __init__(self, category: str = "color", split: str = "val", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, **options):
+        super().__init__(**options)
+        category, split = self.cfg.category, self.cfg.split
         if category not in CATEGORIES:
             raise UserError(f"benchmark.category={category!r}: T2I-CompBench has {', '.join(CATEGORIES)}")
         if split not in splits(category):

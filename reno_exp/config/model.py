@@ -9,7 +9,9 @@ from omegaconf import MISSING
 from reno_exp.config.rules import Rule, rule
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
-LAYERS = rule(ge=1)  # depth overrides of random-weight builds
+# a depth override: fewer blocks of the same kind, for random-weight builds only (a checkpoint has the depth
+# it was trained with); null: as published. "depth" marks the fields reno_exp.generators.parts checks.
+DEPTH = {**rule(ge=1), "depth": True}
 STEPS = rule(ge=1, le=1000)  # sampling steps the gradient goes through (1000 training timesteps)
 TIMESTEPS = rule(nonempty=True, each=Rule(ge=0, le=999))
 SEED = rule(ge=0)
@@ -48,11 +50,9 @@ class TinyGeneratorConfig(GeneratorConfig):
 class SDTurboConfig(GeneratorConfig):
     _target_: str = "reno_exp.generators.sd_turbo.SDTurbo"
     hub_id: str = "stabilityai/sd-turbo"
-    # k > 1: k Euler steps (trailing grid), the gradient through all of them
+    # k > 1: k Euler steps (trailing grid), the gradient through all of them (the authors' --n_inference_steps)
     num_inference_steps: int = field(default=1, metadata=STEPS)
     vae_checkpointing: bool = False
-
-SCHEMAS = {"tiny": TinyGeneratorConfig, "sd_turbo": SDTurboConfig}
 
 
 @dataclass
@@ -61,18 +61,19 @@ class SDXLTurboConfig(GeneratorConfig):
     hub_id: str = "stabilityai/sdxl-turbo"
     vae_id: str = "madebyollin/sdxl-vae-fp16-fix"  # "" : the VAE in hub_id
     variant: str | None = None  # "fp16": the half-size weight files the authors download (same values)
-    # k > 1: k Euler ancestral steps (trailing grid), the gradient through all
+    # k > 1: k Euler ancestral steps (trailing grid), the gradient through all (--n_inference_steps)
     num_inference_steps: int = field(default=1, metadata=STEPS)
-    # seeds the noise ancestral steps add (one CPU generator per item, every call)
+    # seeds the noise ancestral steps add (one CPU generator per item, every call): fixed per item, as the
+    # authors re-seed theirs
     ancestral_seed: int = field(default=0, metadata=SEED)
     vae_checkpointing: bool = False
     vae_tiling: bool = False  # tiled decode: less memory, slightly different pixels near tile seams
     offload_text_encoders: bool = False  # encoders wait on the CPU between prompts
     # depth overrides, random_init only (null: as published)
     # both CLIP encoders (12 / 32 layers)
-    text_encoder_layers: int | None = field(default=None, metadata=LAYERS)
+    text_encoder_layers: int | None = field(default=None, metadata=DEPTH)
     # caps transformer_layers_per_block [1, 2, 10]
-    unet_transformer_layers: int | None = field(default=None, metadata=LAYERS)
+    unet_transformer_layers: int | None = field(default=None, metadata=DEPTH)
 
 
 @dataclass
@@ -89,8 +90,8 @@ class HyperSDXLConfig(GeneratorConfig):
     vae_checkpointing: bool = False
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    text_encoder_layers: int | None = field(default=None, metadata=LAYERS)
-    unet_transformer_layers: int | None = field(default=None, metadata=LAYERS)
+    text_encoder_layers: int | None = field(default=None, metadata=DEPTH)
+    unet_transformer_layers: int | None = field(default=None, metadata=DEPTH)
 
 
 @dataclass
@@ -105,8 +106,8 @@ class PixArtDMDConfig(GeneratorConfig):
     vae_checkpointing: bool = True
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: int | None = field(default=None, metadata=LAYERS)  # random_init only: transformer blocks (28)
-    text_encoder_layers: int | None = field(default=None, metadata=LAYERS)  # random_init only: T5 blocks (24)
+    num_layers: int | None = field(default=None, metadata=DEPTH)  # random_init only: transformer blocks (28)
+    text_encoder_layers: int | None = field(default=None, metadata=DEPTH)  # random_init only: T5 blocks (24)
 
 
 @dataclass
@@ -121,10 +122,10 @@ class FluxSchnellConfig(GeneratorConfig):
     vae_checkpointing: bool = False
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: int | None = field(default=None, metadata=LAYERS)  # random_init only: double-stream blocks (19)
+    num_layers: int | None = field(default=None, metadata=DEPTH)  # random_init only: double-stream blocks (19)
     # random_init only: single-stream blocks (38)
-    num_single_layers: int | None = field(default=None, metadata=LAYERS)
-    text_encoder_layers: int | None = field(default=None, metadata=LAYERS)  # random_init only: T5 blocks (24)
+    num_single_layers: int | None = field(default=None, metadata=DEPTH)
+    text_encoder_layers: int | None = field(default=None, metadata=DEPTH)  # random_init only: T5 blocks (24)
 
 
 @dataclass
@@ -139,15 +140,17 @@ class SanaSprintConfig(GeneratorConfig):
     complex_human_instruction: bool = True  # the pipeline's default prompt preamble
     vae_tiling: bool = False
     offload_text_encoders: bool = False
-    num_layers: int | None = field(default=None, metadata=LAYERS)  # random_init only: transformer blocks (20)
+    num_layers: int | None = field(default=None, metadata=DEPTH)  # random_init only: transformer blocks (20)
     # random_init only: Gemma-2 blocks (26)
-    text_encoder_layers: int | None = field(default=None, metadata=LAYERS)
+    text_encoder_layers: int | None = field(default=None, metadata=DEPTH)
 
 
-SCHEMAS.update(
-    sdxl_turbo=SDXLTurboConfig,
-    hyper_sdxl=HyperSDXLConfig,
-    pixart_dmd=PixArtDMDConfig,
-    flux_schnell=FluxSchnellConfig,
-    sana_sprint=SanaSprintConfig,
-)
+SCHEMAS = {
+    "tiny": TinyGeneratorConfig,
+    "sd_turbo": SDTurboConfig,
+    "sdxl_turbo": SDXLTurboConfig,
+    "hyper_sdxl": HyperSDXLConfig,
+    "pixart_dmd": PixArtDMDConfig,
+    "flux_schnell": FluxSchnellConfig,
+    "sana_sprint": SanaSprintConfig,
+}

@@ -10,13 +10,14 @@ from omegaconf import MISSING
 from reno_exp.config.rules import rule
 
 TOWER_DTYPES = ("float32", "float16", "bfloat16")
-WEIGHT = rule(finite=True)
 
 
 @dataclass
 class RewardConfig:
     _target_: str = MISSING
-    weight: float = field(default=1.0, metadata=WEIGHT)
+    # in the loss and in the total the best iterate is chosen on (0: scored, steers nothing). One default for
+    # every reward: the weights of a combination are its preset's (reward=all sets the paper's)
+    weight: float = field(default=1.0, metadata=rule(finite=True))
 
 
 class Channel(str, Enum):
@@ -42,7 +43,6 @@ class LearnedRewardConfig(RewardConfig):
 @dataclass
 class HPSv2Config(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.hpsv2.HPSv2Reward"
-    weight: float = field(default=5.0, metadata=WEIGHT)
     repo: str = "xswu/HPSv2"
     filename: str = "HPS_v2.1_compressed.pt"
 
@@ -50,7 +50,6 @@ class HPSv2Config(LearnedRewardConfig):
 @dataclass
 class ImageRewardConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.imagereward.ImageRewardReward"
-    weight: float = field(default=1.0, metadata=WEIGHT)
     repo: str = "THUDM/ImageReward"
     tokenizer: str = "google-bert/bert-base-uncased"
 
@@ -58,7 +57,6 @@ class ImageRewardConfig(LearnedRewardConfig):
 @dataclass
 class CLIPScoreConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.clipscore.CLIPScoreReward"
-    weight: float = field(default=0.01, metadata=WEIGHT)
     model: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
     processor: str = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
@@ -66,14 +64,12 @@ class CLIPScoreConfig(LearnedRewardConfig):
 @dataclass
 class PickScoreConfig(CLIPScoreConfig):
     _target_: str = "reno_exp.rewards.pickscore.PickScoreReward"
-    weight: float = field(default=0.05, metadata=WEIGHT)
     model: str = "yuvalkirstain/PickScore_v1"
 
 
 @dataclass
 class AestheticConfig(LearnedRewardConfig):
     _target_: str = "reno_exp.rewards.aesthetic.AestheticReward"
-    weight: float = field(default=0.0, metadata=WEIGHT)
 
 
 SCHEMAS = {

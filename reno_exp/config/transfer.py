@@ -23,7 +23,8 @@ class TransferConfig:
     _target_: str = MISSING
     steps: int = field(default=50, metadata=STEPS)
     guidance: float = field(default=7.5, metadata=GUIDANCE)  # classifier-free guidance scale (<= 1: none)
-    # seeds the noise a step adds (ancestral schedulers): one CPU generator per item, every call
+    # seeds the noise a step adds (ancestral schedulers; the default Euler ones add none): one CPU generator per
+    # item, every call
     seed: int = field(default=0, metadata=SEED)
     resolution: int = resolution(512)  # rendered size; the noise must have the target's latent shape at this size
     # auto: float16 on CUDA (bfloat16 for FLUX), float32 on a CPU

@@ -8,14 +8,17 @@ conditioning (computed once per prompt), and the differentiable map ``noise -> i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from reno_exp.config.errors import UserError
+from reno_exp.config.placement import resolve_dtype
+from reno_exp.config.options import Configured
 from reno_exp.generators.collate import collate
+from reno_exp.generators.parts import check_options
 
 
 @dataclass
@@ -31,12 +34,6 @@ def torch_dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
         raise UserError(f"dtype must be one of {sorted(DTYPES)}, got {name!r}")
     return DTYPES[name]
-
-
-def place(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """Frozen, in eval mode, on ``device``; cast only when needed (diffusers warns on every cast)."""
-    module = module.to(device).requires_grad_(False).eval()
-    return module if next(module.parameters()).dtype == dtype else module.to(dtype)
 
 
 class OneStepGenerator(nn.Module):
@@ -78,4 +75,34 @@ class OneStepGenerator(nn.Module):
         return collate(conds)
 
     def forward(self, noise: torch.Tensor, cond: Any) -> Generation:
+        raise NotImplementedError
+
+
+class ConfiguredGenerator(Configured, OneStepGenerator):
+    """A model of the ``model`` config group: it names its config dataclass (``schema``), says where its
+    networks come from (``random_parts``, ``load_parts``) and what it keeps of them (``build``).
+
+    Built as ``Model(random_init=..., device=..., **options)`` (what ``hydra.utils.instantiate(cfg.model,
+    random_init=..., device=...)`` calls): ``options`` are fields of ``schema``, whose defaults fill the rest,
+    held in ``self.cfg`` with ``dtype=auto`` decided for ``device``.
+    """
+
+    def __init__(self, random_init: bool = False, device: str | torch.device = "cpu", **options):
+        cfg = self.options(options)
+        cfg = replace(cfg, dtype=resolve_dtype(cfg.dtype, self.cuda_dtype, device))
+        check_options(cfg, random_init)
+        super().__init__(device, cfg.dtype)
+        self.cfg, self.random_init = cfg, random_init
+        self.build(self.random_parts() if random_init else self.load_parts())
+
+    def random_parts(self) -> dict[str, Any]:
+        """The networks, scheduler and tokenizers of the published architecture with seeded random weights."""
+        raise NotImplementedError
+
+    def load_parts(self) -> dict[str, Any]:
+        """The same parts from the checkpoints ``self.cfg`` names (hub repos or local directories)."""
+        raise NotImplementedError
+
+    def build(self, parts: dict[str, Any]) -> None:
+        """Keep the parts: placed, frozen, with the memory controls ``self.cfg`` sets; ``latent_shape``."""
         raise NotImplementedError

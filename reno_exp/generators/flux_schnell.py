@@ -23,13 +23,11 @@ from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeli
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
-from reno_exp.config.errors import UserError
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution, cpu_scheduler
+from reno_exp.config.model import FluxSchnellConfig
+from reno_exp.generators.parts import arch, check_resolution, load_part, load_tokenizer, random_pipeline_parts
 from reno_exp.generators.transformer_one_step import TransformerOneStep
-from reno_exp.weights import hub
-from reno_exp.weights.hub import seeded_init
 from reno_exp.weights.text_tokenizers import offline_t5_tokenizer
-from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights.tokenizers import offline_clip_tokenizer
 
 MODEL = "flux_schnell"
 
@@ -42,80 +40,53 @@ def random_flux_parts(num_layers=None, num_single_layers=None, text_encoder_laye
         "vae": AutoencoderKL.from_config(arch(MODEL, "vae")),
         "text_encoder": CLIPTextModel(CLIPTextConfig(**arch(MODEL, "text_encoder"))),
         "text_encoder_2": T5EncoderModel(T5Config(**arch(MODEL, "text_encoder_2", num_layers=text_encoder_layers))),
-        "scheduler": cpu_scheduler(FlowMatchEulerDiscreteScheduler, arch(MODEL, "scheduler")),
     }
 
 
 def random_flux(max_sequence_length: int = 256, num_layers=None, num_single_layers=None,
                 text_encoder_layers=None) -> dict:
     """Every part of FLUX.1-schnell with seeded random weights and offline tokenizers."""
-    with seeded_init():
-        parts = random_flux_parts(num_layers, num_single_layers, text_encoder_layers)
-    return {**parts, "tokenizer": offline_clip_tokenizer(), "tokenizer_2": offline_t5_tokenizer(max_sequence_length)}
+    return random_pipeline_parts(MODEL, lambda: random_flux_parts(num_layers, num_single_layers, text_encoder_layers),
+                                 FlowMatchEulerDiscreteScheduler, tokenizer=offline_clip_tokenizer(),
+                                 tokenizer_2=offline_t5_tokenizer(max_sequence_length))
 
 
 def load_flux_parts(hub_id: str, dtype: torch.dtype) -> dict:
-    def get(cls, sub, **kw):
-        return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
-
     return {
-        "transformer": get(FluxTransformer2DModel, "transformer", torch_dtype=dtype),
-        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype),
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype),
-        "text_encoder_2": get(T5EncoderModel, "text_encoder_2", dtype=dtype),
-        "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
-        "tokenizer_2": check_tokenizer(get(T5Tokenizer, "tokenizer_2"), f"{hub_id}:tokenizer_2"),
-        "scheduler": get(FlowMatchEulerDiscreteScheduler, "scheduler"),
+        "transformer": load_part(hub_id, FluxTransformer2DModel, "transformer", torch_dtype=dtype),
+        "vae": load_part(hub_id, AutoencoderKL, "vae", torch_dtype=dtype),
+        "text_encoder": load_part(hub_id, CLIPTextModel, "text_encoder", dtype=dtype),
+        "text_encoder_2": load_part(hub_id, T5EncoderModel, "text_encoder_2", dtype=dtype),
+        "tokenizer": load_tokenizer(hub_id, CLIPTokenizer),
+        "tokenizer_2": load_tokenizer(hub_id, T5Tokenizer, "tokenizer_2"),
+        "scheduler": load_part(hub_id, FlowMatchEulerDiscreteScheduler, "scheduler"),
     }
 
 
 class FluxSchnell(TransformerOneStep):
+    schema = FluxSchnellConfig
     cuda_dtype = "bfloat16"
 
-    def __init__(
-        self,
-        hub_id: str = "black-forest-labs/FLUX.1-schnell",
-        resolution: int = 512,
-        dtype: str = "bfloat16",
-        num_inference_steps: int = 1,
-        guidance_scale: float = 0.0,
-        max_sequence_length: int = 256,
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-        vae_tiling: bool = False,
-        offload_text_encoders: bool = False,
-        num_layers: int | None = None,
-        num_single_layers: int | None = None,
-        text_encoder_layers: int | None = None,
-        random_init: bool = False,
-        device: str = "cpu",
-    ):
-        check_depth_overrides(random_init, num_layers=num_layers, num_single_layers=num_single_layers,
-                              text_encoder_layers=text_encoder_layers)
-        if num_inference_steps < 1:
-            raise UserError(f"model.num_inference_steps must be at least 1, got {num_inference_steps}")
-        if random_init:
-            parts = random_flux(max_sequence_length, num_layers, num_single_layers, text_encoder_layers)
-        else:
-            parts = load_flux_parts(hub_id, getattr(torch, dtype))
-        vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-        check_resolution(resolution, 2 * vae_factor)  # VAE downsampling, then 2x2 packing
-        tokens = (resolution // (2 * vae_factor)) ** 2
-        super().__init__(
-            parts["transformer"], parts["vae"], parts["scheduler"],
-            {"text_encoder": parts["text_encoder"], "text_encoder_2": parts["text_encoder_2"]},
-            latent_shape=(tokens, parts["transformer"].config.in_channels),
-            resolution=resolution, device=device, dtype=dtype,
-            gradient_checkpointing=gradient_checkpointing, vae_checkpointing=vae_checkpointing,
-            vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
-        )
+    def random_parts(self) -> dict:
+        cfg = self.cfg
+        return random_flux(cfg.max_sequence_length, cfg.num_layers, cfg.num_single_layers, cfg.text_encoder_layers)
+
+    def load_parts(self) -> dict:
+        return load_flux_parts(self.cfg.hub_id, self.dtype)
+
+    def latent_shape_of(self, parts: dict) -> tuple[int, ...]:
+        self.vae_scale_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
+        check_resolution(self.cfg.resolution, 2 * self.vae_scale_factor)  # VAE downsampling, then 2x2 packing
+        tokens = (self.cfg.resolution // (2 * self.vae_scale_factor)) ** 2
+        return tokens, parts["transformer"].config.in_channels
+
+    def build(self, parts: dict) -> None:
+        super().build(parts)
         self.tokenizer, self.tokenizer_2 = parts["tokenizer"], parts["tokenizer_2"]
-        self.source = "random_init" if random_init else hub_id  # where the weights came from: the FLUX transfer reuses these parts if the same
-        self.vae_scale_factor = vae_factor
-        self.num_inference_steps = num_inference_steps
-        self.guidance_scale = guidance_scale
-        self.max_sequence_length = max_sequence_length
-        side = resolution // (2 * vae_factor)
+        # where the weights came from: the FLUX transfer reuses these parts if the same
+        self.source = "random_init" if self.random_init else self.cfg.hub_id
+        self.num_inference_steps = self.cfg.num_inference_steps
+        side = self.cfg.resolution // (2 * self.vae_scale_factor)
         self.register_buffer(
             "img_ids", FluxPipeline._prepare_latent_image_ids(1, side, side, self.device, self.dtype), persistent=False
         )
@@ -128,7 +99,7 @@ class FluxSchnell(TransformerOneStep):
     def encode_prompt(self, prompt: str) -> dict:
         clip_ids = self.tokenizer(prompt, padding="max_length", max_length=self.tokenizer.model_max_length,
                                   truncation=True, return_tensors="pt").input_ids.to(self.device)
-        t5_ids = self.tokenizer_2(prompt, padding="max_length", max_length=self.max_sequence_length,
+        t5_ids = self.tokenizer_2(prompt, padding="max_length", max_length=self.cfg.max_sequence_length,
                                   truncation=True, return_tensors="pt").input_ids.to(self.device)
         with self.text.on_device():
             pooled = self.text["text_encoder"](clip_ids, output_hidden_states=False).pooler_output
@@ -154,7 +125,7 @@ class FluxSchnell(TransformerOneStep):
         self._set_timesteps()
         guidance = None
         if self.transformer.config.guidance_embeds:
-            guidance = torch.full((noise.shape[0],), self.guidance_scale, device=self.device, dtype=torch.float32)
+            guidance = torch.full((noise.shape[0],), self.cfg.guidance_scale, device=self.device, dtype=torch.float32)
         # text positions are all zero and shared by every item (no batch dimension): not per-prompt conditioning
         txt_ids = torch.zeros(cond["encoder_hidden_states"].shape[1], 3, device=self.device, dtype=self.dtype)
         x = noise

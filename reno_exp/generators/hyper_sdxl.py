@@ -15,15 +15,10 @@ import torch
 from diffusers import AutoencoderKL, LCMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 
-from reno_exp.generators.parts import check_depth_overrides, hub_file
-from reno_exp.generators.sdxl_one_step import (
-    SDXLUNetOneStep,
-    load_sdxl_text_parts,
-    random_sdxl,
-)
+from reno_exp.config.model import HyperSDXLConfig
+from reno_exp.generators.parts import hub_file, load_part
+from reno_exp.generators.sdxl_one_step import SDXLUNetOneStep, load_sdxl_text_parts
 from reno_exp.weights import hub
-
-MODEL = "hyper_sdxl"
 
 
 def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: torch.dtype,
@@ -39,55 +34,26 @@ def load_hyper_sdxl_parts(hub_id: str, hyper_repo: str, hyper_ckpt: str, dtype: 
     if left:
         raise hub.MissingWeightsError(f"{hyper_repo}:{hyper_ckpt}", f"no values for {left[:3]}")
     parts["unet"] = unet
-    parts["vae"] = hub.load(f"{hub_id}:vae", AutoencoderKL.from_pretrained, hub_id, subfolder="vae", variant=variant)
+    parts["vae"] = load_part(hub_id, AutoencoderKL, "vae", variant=variant)
     sched = hub.load(f"{hub_id}:scheduler", LCMScheduler.load_config, hub_id, subfolder="scheduler")
     parts["scheduler"] = LCMScheduler.from_config(sched)
     return parts
 
 
 class HyperSDXL(SDXLUNetOneStep):
+    schema = HyperSDXLConfig
+    architecture = "hyper_sdxl"
+    scheduler_class = LCMScheduler
+
     @classmethod
     def checkpoints(cls, cfg) -> list:
         """SDXL base without its UNet weights (the Hyper-SD file replaces them), and that file."""
         from reno_exp.generators.parts import pipeline_repo
         from reno_exp.weights.checkpoints import HubFile
 
-        return [pipeline_repo(cfg.hub_id, cfg.get("variant"), skip=("unet",)), HubFile(cfg.hyper_repo, cfg.hyper_ckpt)]
+        cfg = cls.options(cfg)
+        return [pipeline_repo(cfg.hub_id, cfg.variant, skip=("unet",)), HubFile(cfg.hyper_repo, cfg.hyper_ckpt)]
 
-    def __init__(
-        self,
-        hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",
-        hyper_repo: str = "ByteDance/Hyper-SD",
-        hyper_ckpt: str = "Hyper-SDXL-1step-Unet.safetensors",
-        variant: str | None = None,
-        resolution: int = 1024,
-        dtype: str = "float16",
-        vae_dtype: str = "float32",
-        timesteps: tuple[int, ...] = (800,),
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-        vae_tiling: bool = False,
-        offload_text_encoders: bool = False,
-        text_encoder_layers: int | None = None,
-        unet_transformer_layers: int | None = None,
-        random_init: bool = False,
-        device: str = "cpu",
-    ):
-        check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
-                              unet_transformer_layers=unet_transformer_layers)
-        if random_init:
-            parts = random_sdxl(MODEL, LCMScheduler, text_encoder_layers, unet_transformer_layers)
-        else:
-            parts = load_hyper_sdxl_parts(hub_id, hyper_repo, hyper_ckpt, getattr(torch, dtype), variant)
-        super().__init__(
-            **parts,
-            resolution=resolution,
-            device=device,
-            dtype=dtype,
-            vae_dtype=vae_dtype,
-            timesteps=[int(t) for t in timesteps],
-            gradient_checkpointing=gradient_checkpointing,
-            vae_checkpointing=vae_checkpointing,
-            vae_tiling=vae_tiling,
-            offload_text_encoders=offload_text_encoders,
-        )
+    def load_parts(self) -> dict:
+        cfg = self.cfg
+        return load_hyper_sdxl_parts(cfg.hub_id, cfg.hyper_repo, cfg.hyper_ckpt, self.dtype, cfg.variant)

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from reno_exp.config.errors import UserError
 from reno_exp.weights import hub
+from reno_exp.weights.hub import seeded_init
+from reno_exp.weights.tokenizers import check_tokenizer
 
 ARCHITECTURES = Path(__file__).parent / "architectures"
 
@@ -38,14 +43,40 @@ def cpu_scheduler(cls, config: dict, **overrides):
         return cls.from_config(config, **overrides)
 
 
-def check_depth_overrides(random_init: bool, **overrides) -> None:
-    given = {k: v for k, v in overrides.items() if v is not None}
+def random_pipeline_parts(model: str, networks: Callable[[], dict], scheduler_cls, **tokenizers) -> dict:
+    """Every part of ``model`` for random_init: ``networks()`` built with seeded random weights, then the
+    scheduler of ``architectures/<model>/scheduler.json`` and the offline ``tokenizers``, outside the seeded
+    build so that a meta-device build keeps them real."""
+    with seeded_init():
+        parts = networks()
+    return {**parts, "scheduler": cpu_scheduler(scheduler_cls, arch(model, "scheduler")), **tokenizers}
+
+
+def check_options(cfg: Any, random_init: bool) -> None:
+    """Before any part is built: the depth overrides a config sets (its fields marked "depth",
+    reno_exp.config.model.DEPTH) apply to random-weight builds only, and a step count is at least 1."""
+    given = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.metadata.get("depth")}
+    given = {k: v for k, v in given.items() if v is not None}
     if given and not random_init:
         raise UserError(f"{', '.join(f'model.{k}' for k in given)} only apply with random_init=true "
                         "(a checkpoint has the depth it was trained with)")
     for k, v in given.items():
         if isinstance(v, int) and v < 1:
             raise UserError(f"model.{k} must be at least 1, got {v}")
+    steps = getattr(cfg, "num_inference_steps", 1)
+    if steps < 1:
+        raise UserError(f"model.num_inference_steps must be at least 1, got {steps}")
+
+
+def load_part(repo: str, cls, sub: str, **kwargs):
+    """``cls.from_pretrained(repo, subfolder=sub)``, from the hub or a local directory in the same layout; a
+    checkpoint that is not there is a MissingWeightsError naming ``repo:sub``."""
+    return hub.load(f"{repo}:{sub}", cls.from_pretrained, repo, subfolder=sub, **kwargs)
+
+
+def load_tokenizer(repo: str, cls, sub: str = "tokenizer"):
+    """``load_part`` of a tokenizer, refused when offline loading gave an empty one."""
+    return check_tokenizer(load_part(repo, cls, sub), f"{repo}:{sub}")
 
 
 def hub_file(repo: str, filename: str) -> str:
@@ -74,7 +105,7 @@ class TextEncoders:
     def __init__(self, device: torch.device, dtype: torch.dtype, offload: bool, **encoders: nn.Module):
         self.device, self.offload = device, offload and device.type != "cpu"
         home = torch.device("cpu") if self.offload else device
-        self.modules = {k: place_frozen(m, home, dtype) for k, m in encoders.items()}
+        self.modules = {k: place(m, home, dtype) for k, m in encoders.items()}
 
     def __getitem__(self, name: str) -> nn.Module:
         return self.modules[name]
@@ -94,7 +125,8 @@ class TextEncoders:
                     torch.cuda.empty_cache()
 
 
-def place_frozen(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+def place(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """Frozen, in eval mode, on ``device``; cast only when needed (diffusers warns on every cast)."""
     module = module.to(device).requires_grad_(False).eval()
     return module if next(module.parameters()).dtype == dtype else module.to(dtype)
 

@@ -17,12 +17,10 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, PixArtTransformer2DModel
 from transformers import T5Config, T5EncoderModel, T5Tokenizer
 
-from reno_exp.generators.parts import arch, check_depth_overrides, check_resolution
+from reno_exp.config.model import PixArtDMDConfig
+from reno_exp.generators.parts import arch, check_resolution, load_part, load_tokenizer, random_pipeline_parts
 from reno_exp.generators.transformer_one_step import TransformerOneStep
-from reno_exp.weights import hub
-from reno_exp.weights.hub import seeded_init
 from reno_exp.weights.text_tokenizers import offline_t5_tokenizer
-from reno_exp.weights.tokenizers import check_tokenizer
 
 MODEL = "pixart_dmd"
 
@@ -36,69 +34,48 @@ def random_pixart_parts(num_layers: int | None = None, text_encoder_layers: int 
 
 
 def load_pixart_parts(hub_id: str, pipeline_id: str, dtype: torch.dtype) -> dict:
-    def get(repo, cls, sub, **kw):
-        return hub.load(f"{repo}:{sub}", cls.from_pretrained, repo, subfolder=sub, **kw)
-
     return {
-        "transformer": get(hub_id, PixArtTransformer2DModel, "transformer", torch_dtype=dtype),
-        "scheduler": get(hub_id, DDPMScheduler, "scheduler"),
-        "vae": get(pipeline_id, AutoencoderKL, "vae", torch_dtype=dtype),
-        "text_encoder": get(pipeline_id, T5EncoderModel, "text_encoder", dtype=dtype),
-        "tokenizer": check_tokenizer(get(pipeline_id, T5Tokenizer, "tokenizer"), f"{pipeline_id}:tokenizer"),
+        "transformer": load_part(hub_id, PixArtTransformer2DModel, "transformer", torch_dtype=dtype),
+        "scheduler": load_part(hub_id, DDPMScheduler, "scheduler"),
+        "vae": load_part(pipeline_id, AutoencoderKL, "vae", torch_dtype=dtype),
+        "text_encoder": load_part(pipeline_id, T5EncoderModel, "text_encoder", dtype=dtype),
+        "tokenizer": load_tokenizer(pipeline_id, T5Tokenizer),
     }
 
 
 class PixArtDMD(TransformerOneStep):
+    schema = PixArtDMDConfig
+
     @classmethod
     def checkpoints(cls, cfg) -> list:
         """The DMD transformer and scheduler, and the base pipeline without its own transformer weights."""
         from reno_exp.generators.parts import pipeline_repo
 
+        cfg = cls.options(cfg)
         return [pipeline_repo(cfg.hub_id), pipeline_repo(cfg.pipeline_id, skip=("transformer",))]
 
-    def __init__(
-        self,
-        hub_id: str = "PixArt-alpha/PixArt-Alpha-DMD-XL-2-512x512",
-        pipeline_id: str = "PixArt-alpha/PixArt-XL-2-1024-MS",
-        resolution: int = 512,
-        dtype: str = "float16",
-        timesteps: tuple[int, ...] = (400,),
-        max_sequence_length: int = 120,
-        gradient_checkpointing: bool = True,
-        vae_checkpointing: bool = True,
-        vae_tiling: bool = False,
-        offload_text_encoders: bool = False,
-        num_layers: int | None = None,
-        text_encoder_layers: int | None = None,
-        random_init: bool = False,
-        device: str = "cpu",
-    ):
-        check_depth_overrides(random_init, num_layers=num_layers, text_encoder_layers=text_encoder_layers)
-        if random_init:
-            with seeded_init():
-                parts = random_pixart_parts(num_layers, text_encoder_layers)
-            parts["scheduler"] = DDPMScheduler.from_config(arch(MODEL, "scheduler"))  # real in a meta build
-            parts["tokenizer"] = offline_t5_tokenizer()
-        else:
-            parts = load_pixart_parts(hub_id, pipeline_id, getattr(torch, dtype))
+    def random_parts(self) -> dict:
+        return random_pipeline_parts(MODEL, lambda: random_pixart_parts(self.cfg.num_layers, self.cfg.text_encoder_layers),
+                                     DDPMScheduler, tokenizer=offline_t5_tokenizer())
+
+    def load_parts(self) -> dict:
+        return load_pixart_parts(self.cfg.hub_id, self.cfg.pipeline_id, self.dtype)
+
+    def latent_shape_of(self, parts: dict) -> tuple[int, ...]:
         transformer = parts["transformer"]
         factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1) * transformer.config.patch_size
-        check_resolution(resolution, factor)
-        side = resolution // (factor // transformer.config.patch_size)
-        super().__init__(
-            transformer, parts["vae"], parts["scheduler"], {"text_encoder": parts["text_encoder"]},
-            latent_shape=(transformer.config.in_channels, side, side),
-            resolution=resolution, device=device, dtype=dtype,
-            gradient_checkpointing=gradient_checkpointing, vae_checkpointing=vae_checkpointing,
-            vae_tiling=vae_tiling, offload_text_encoders=offload_text_encoders,
-        )
+        check_resolution(self.cfg.resolution, factor)
+        side = self.cfg.resolution // (factor // transformer.config.patch_size)
+        return transformer.config.in_channels, side, side
+
+    def build(self, parts: dict) -> None:
+        super().build(parts)
         self.tokenizer = parts["tokenizer"]
-        self.timesteps = [int(t) for t in timesteps]
-        self.max_sequence_length = max_sequence_length
+        self.timesteps = [int(t) for t in self.cfg.timesteps]
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> dict:
-        tokens = self.tokenizer(prompt, padding="max_length", max_length=self.max_sequence_length,
+        tokens = self.tokenizer(prompt, padding="max_length", max_length=self.cfg.max_sequence_length,
                                 truncation=True, add_special_tokens=True, return_tensors="pt")
         mask = tokens.attention_mask.to(self.device)
         with self.text.on_device():

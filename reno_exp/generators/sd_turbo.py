@@ -15,10 +15,11 @@ import torch
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from reno_exp.generators.parts import cpu_scheduler
+from reno_exp.config.model import SDTurboConfig
+from reno_exp.generators.parts import cpu_scheduler, load_part, load_tokenizer
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
 from reno_exp.weights import hub
-from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights.tokenizers import offline_clip_tokenizer
 
 ARCH = Path(__file__).parent / "architectures" / "sd_turbo"
 
@@ -44,37 +45,20 @@ def random_sd_turbo_parts() -> dict:
 def load_sd_turbo_parts(hub_id: str, dtype: torch.dtype, scheduler_cls=EulerDiscreteScheduler,
                         variant: str | None = None) -> dict:
     """The parts of an SD 2.x pipeline repo; the scheduler is ``scheduler_cls`` built from the repo's config."""
-    def get(cls, sub, **kw):
-        return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
-
     return {
-        "unet": get(UNet2DConditionModel, "unet", torch_dtype=dtype, variant=variant),
-        "vae": get(AutoencoderKL, "vae", torch_dtype=dtype, variant=variant),
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
-        "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
-        "scheduler": get(scheduler_cls, "scheduler"),
+        "unet": load_part(hub_id, UNet2DConditionModel, "unet", torch_dtype=dtype, variant=variant),
+        "vae": load_part(hub_id, AutoencoderKL, "vae", torch_dtype=dtype, variant=variant),
+        "text_encoder": load_part(hub_id, CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
+        "tokenizer": load_tokenizer(hub_id, CLIPTokenizer),
+        "scheduler": load_part(hub_id, scheduler_cls, "scheduler"),
     }
 
 
 class SDTurbo(CLIPTextUNetOneStep):
-    def __init__(
-        self,
-        hub_id: str = "stabilityai/sd-turbo",
-        resolution: int = 512,
-        dtype: str = "float16",
-        num_inference_steps: int = 1,
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-        random_init: bool = False,
-        device: str = "cpu",
-    ):
-        parts = random_sd_turbo_parts() if random_init else load_sd_turbo_parts(hub_id, getattr(torch, dtype))
-        super().__init__(
-            **parts,
-            resolution=resolution,
-            device=device,
-            dtype=dtype,
-            num_inference_steps=num_inference_steps,
-            gradient_checkpointing=gradient_checkpointing,
-            vae_checkpointing=vae_checkpointing,
-        )
+    schema = SDTurboConfig
+
+    def random_parts(self) -> dict:
+        return random_sd_turbo_parts()
+
+    def load_parts(self) -> dict:
+        return load_sd_turbo_parts(self.cfg.hub_id, self.dtype)

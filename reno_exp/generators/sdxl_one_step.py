@@ -14,22 +14,27 @@ import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-from reno_exp.generators.parts import TextEncoders, arch, cpu_scheduler
+from reno_exp.generators.parts import TextEncoders, arch, load_part, load_tokenizer, random_pipeline_parts
 from reno_exp.generators.unet_one_step import UNetOneStep
 from reno_exp.weights import hub
-from reno_exp.weights.hub import seeded_init
-from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
+from reno_exp.weights.tokenizers import offline_clip_tokenizer
 
 
 class SDXLUNetOneStep(UNetOneStep):
-    def __init__(self, text_encoder, text_encoder_2, tokenizer, tokenizer_2, unet, vae, scheduler, *,
-                 offload_text_encoders: bool = False, vae_tiling: bool = False, **kwargs):
-        super().__init__(unet, vae, scheduler, **kwargs)
-        self.tokenizers = (tokenizer, tokenizer_2)
+    architecture: str  # its folder of configs in architectures/, for random_init
+    scheduler_class: type  # of its random_init build, from that folder's scheduler config
+
+    def random_parts(self) -> dict:
+        return random_sdxl(self.architecture, self.scheduler_class, self.cfg.text_encoder_layers,
+                           self.cfg.unet_transformer_layers)
+
+    def build(self, parts: dict) -> None:
+        super().build(parts)
+        self.tokenizers = (parts["tokenizer"], parts["tokenizer_2"])
         # kept out of the module tree: they never take part in the differentiable map noise -> image
-        self.text = TextEncoders(self.device, self.dtype, offload_text_encoders,
-                                 text_encoder=text_encoder, text_encoder_2=text_encoder_2)
-        if vae_tiling:
+        self.text = TextEncoders(self.device, self.dtype, self.cfg.offload_text_encoders,
+                                 text_encoder=parts["text_encoder"], text_encoder_2=parts["text_encoder_2"])
+        if self.cfg.vae_tiling:
             self.vae.enable_tiling()
 
     @torch.no_grad()
@@ -89,22 +94,16 @@ def random_sdxl_parts(model: str, text_encoder_layers: int | None = None,
 def random_sdxl(model: str, scheduler_cls, text_encoder_layers: int | None = None,
                 unet_transformer_layers: int | None = None) -> dict:
     """Every part of an SDXL one-step model with seeded random weights and offline tokenizers."""
-    with seeded_init():
-        parts = random_sdxl_parts(model, text_encoder_layers, unet_transformer_layers)
-    return {
-        **parts,
-        # CLIP-L pads with <|endoftext|>; the OpenCLIP-bigG tokenizer of SDXL pads with "!"
-        "tokenizer": offline_clip_tokenizer(),
-        "tokenizer_2": offline_clip_tokenizer(pad_token="!"),
-        "scheduler": cpu_scheduler(scheduler_cls, arch(model, "scheduler")),
-    }
+    # CLIP-L pads with <|endoftext|>; the OpenCLIP-bigG tokenizer of SDXL pads with "!"
+    return random_pipeline_parts(model, lambda: random_sdxl_parts(model, text_encoder_layers, unet_transformer_layers),
+                                 scheduler_cls, tokenizer=offline_clip_tokenizer(),
+                                 tokenizer_2=offline_clip_tokenizer(pad_token="!"))
 
 
 def load_sdxl_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
     """Text encoders, tokenizers, UNet of an SDXL pipeline repo, and the VAE of ``vae_id`` ("" : the repo's)."""
     parts = load_sdxl_text_parts(hub_id, dtype, variant)
-    parts["unet"] = hub.load(f"{hub_id}:unet", UNet2DConditionModel.from_pretrained, hub_id, subfolder="unet",
-                             torch_dtype=dtype, variant=variant)
+    parts["unet"] = load_part(hub_id, UNet2DConditionModel, "unet", torch_dtype=dtype, variant=variant)
     vae_args = (vae_id,) if vae_id else (hub_id,)
     vae_kw = {} if vae_id else {"subfolder": "vae", "variant": variant}
     parts["vae"] = hub.load(f"{vae_id or hub_id + ':vae'}", AutoencoderKL.from_pretrained, *vae_args,
@@ -112,13 +111,22 @@ def load_sdxl_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str |
     return parts
 
 
-def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
-    def get(cls, sub, **kw):
-        return hub.load(f"{hub_id}:{sub}", cls.from_pretrained, hub_id, subfolder=sub, **kw)
+def sdxl_repos(hub_id: str, vae_id: str, variant: str | None = None) -> list:
+    """What ``reno_exp.weights.prefetch`` downloads for ``load_sdxl_parts``: the pipeline repo, and the VAE repo
+    that replaces its VAE ("" : none)."""
+    from reno_exp.generators.parts import pipeline_repo
+    from reno_exp.weights.checkpoints import HubRepo
 
+    if not vae_id:
+        return [pipeline_repo(hub_id, variant)]
+    return [pipeline_repo(hub_id, variant, skip=("vae",)),
+            HubRepo(vae_id, allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"))]
+
+
+def load_sdxl_text_parts(hub_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
     return {
-        "text_encoder": get(CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
-        "text_encoder_2": get(CLIPTextModelWithProjection, "text_encoder_2", dtype=dtype, variant=variant),
-        "tokenizer": check_tokenizer(get(CLIPTokenizer, "tokenizer"), f"{hub_id}:tokenizer"),
-        "tokenizer_2": check_tokenizer(get(CLIPTokenizer, "tokenizer_2"), f"{hub_id}:tokenizer_2"),
+        "text_encoder": load_part(hub_id, CLIPTextModel, "text_encoder", dtype=dtype, variant=variant),
+        "text_encoder_2": load_part(hub_id, CLIPTextModelWithProjection, "text_encoder_2", dtype=dtype, variant=variant),
+        "tokenizer": load_tokenizer(hub_id, CLIPTokenizer),
+        "tokenizer_2": load_tokenizer(hub_id, CLIPTokenizer, "tokenizer_2"),
     }

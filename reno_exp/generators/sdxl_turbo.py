@@ -15,15 +15,9 @@ from __future__ import annotations
 import torch
 from diffusers import EulerAncestralDiscreteScheduler
 
-from reno_exp.generators.parts import check_depth_overrides
-from reno_exp.generators.sdxl_one_step import (
-    SDXLUNetOneStep,
-    load_sdxl_parts,
-    random_sdxl,
-)
+from reno_exp.config.model import SDXLTurboConfig
+from reno_exp.generators.sdxl_one_step import SDXLUNetOneStep, load_sdxl_parts, sdxl_repos
 from reno_exp.weights import hub
-
-MODEL = "sdxl_turbo"
 
 
 def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant: str | None = None) -> dict:
@@ -35,50 +29,15 @@ def load_sdxl_turbo_parts(hub_id: str, vae_id: str, dtype: torch.dtype, variant:
 
 
 class SDXLTurbo(SDXLUNetOneStep):
+    schema = SDXLTurboConfig
+    architecture = "sdxl_turbo"
+    scheduler_class = EulerAncestralDiscreteScheduler
+
     @classmethod
     def checkpoints(cls, cfg) -> list:
         """What ``python -m reno_exp.prefetch`` downloads for this config: the pipeline and the separate VAE."""
-        from reno_exp.generators.parts import pipeline_repo
-        from reno_exp.weights.checkpoints import HubRepo
+        cfg = cls.options(cfg)
+        return sdxl_repos(cfg.hub_id, cfg.vae_id, cfg.variant)
 
-        if not cfg.get("vae_id"):
-            return [pipeline_repo(cfg.hub_id, cfg.get("variant"))]
-        return [pipeline_repo(cfg.hub_id, cfg.get("variant"), skip=("vae",)),
-                HubRepo(cfg.vae_id, allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"))]
-
-    def __init__(
-        self,
-        hub_id: str = "stabilityai/sdxl-turbo",
-        vae_id: str = "madebyollin/sdxl-vae-fp16-fix",
-        variant: str | None = None,
-        resolution: int = 512,
-        dtype: str = "float16",
-        num_inference_steps: int = 1,
-        ancestral_seed: int = 0,
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-        vae_tiling: bool = False,
-        offload_text_encoders: bool = False,
-        text_encoder_layers: int | None = None,
-        unet_transformer_layers: int | None = None,
-        random_init: bool = False,
-        device: str = "cpu",
-    ):
-        check_depth_overrides(random_init, text_encoder_layers=text_encoder_layers,
-                              unet_transformer_layers=unet_transformer_layers)
-        if random_init:
-            parts = random_sdxl(MODEL, EulerAncestralDiscreteScheduler, text_encoder_layers, unet_transformer_layers)
-        else:
-            parts = load_sdxl_turbo_parts(hub_id, vae_id, getattr(torch, dtype), variant)
-        super().__init__(
-            **parts,
-            resolution=resolution,
-            device=device,
-            dtype=dtype,
-            num_inference_steps=num_inference_steps,
-            ancestral_seed=ancestral_seed,
-            gradient_checkpointing=gradient_checkpointing,
-            vae_checkpointing=vae_checkpointing,
-            vae_tiling=vae_tiling,
-            offload_text_encoders=offload_text_encoders,
-        )
+    def load_parts(self) -> dict:
+        return load_sdxl_turbo_parts(self.cfg.hub_id, self.cfg.vae_id, self.dtype, self.cfg.variant)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from reno_exp.config.model import TinyGeneratorConfig
 from reno_exp.generators.sd_turbo import arch
 from reno_exp.generators.unet_one_step import CLIPTextUNetOneStep
 from reno_exp.weights.hub import seeded_init
@@ -52,21 +53,9 @@ def tiny_sd_parts(weights_seed: int = 0) -> dict:
 
 class TinyGenerator(CLIPTextUNetOneStep):
     fine_on_a_cpu = True
-    def __init__(
-        self,
-        resolution: int = 64,
-        dtype: str = "float32",
-        num_inference_steps: int = 1,
-        gradient_checkpointing: bool = False,
-        weights_seed: int = 0,
-        random_init: bool = True,  # always random: accepted so every model takes the same top-level keys
-        device: str = "cpu",
-    ):
-        super().__init__(
-            **tiny_sd_parts(weights_seed),
-            resolution=resolution,
-            device=device,
-            dtype=dtype,
-            num_inference_steps=num_inference_steps,
-            gradient_checkpointing=gradient_checkpointing,
-        )
+    schema = TinyGeneratorConfig
+
+    def random_parts(self) -> dict:
+        return tiny_sd_parts(self.cfg.weights_seed)
+
+    load_parts = random_parts  # always random: random_init is accepted so every model takes the same keys

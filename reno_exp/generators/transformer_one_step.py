@@ -5,52 +5,42 @@ memory controls. Each model supplies its prompt encoding and its one step (noise
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reno_exp.config.errors import UserError
-from reno_exp.generators.base import Generation, OneStepGenerator, place, torch_dtype
-from reno_exp.generators.parts import TextEncoders, decode_to_image
+from reno_exp.generators.base import ConfiguredGenerator, Generation
+from reno_exp.generators.parts import TextEncoders, decode_to_image, place
 
 
-class TransformerOneStep(OneStepGenerator):
+class TransformerOneStep(ConfiguredGenerator):
+    """Parts: ``transformer``, ``vae``, ``scheduler``, the text encoders (``text_encoder``, ``text_encoder_2``)
+    and their tokenizers. A schema without ``vae_checkpointing`` means none."""
+
     compile_targets = ("transformer", "vae.decoder")
 
-    def __init__(
-        self,
-        transformer: nn.Module,
-        vae: nn.Module,
-        scheduler,
-        text_encoders: dict[str, nn.Module],
-        *,
-        latent_shape: tuple[int, ...],
-        resolution: int,
-        device: str | torch.device = "cpu",
-        dtype: str = "float16",
-        vae_dtype: str | None = None,
-        text_encoder_dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-        vae_tiling: bool = False,
-        offload_text_encoders: bool = False,
-    ):
-        super().__init__(device, dtype)
-        self.resolution = resolution
-        self.latent_shape = tuple(latent_shape)
-        self.vae_dtype = self.dtype if vae_dtype is None else torch_dtype(vae_dtype)
-        self.transformer = place(transformer, self.device, self.dtype)
-        self.vae = place(vae, self.device, self.vae_dtype)
-        self.scheduler = scheduler
-        te_dtype = self.dtype if text_encoder_dtype is None else torch_dtype(text_encoder_dtype)
+    def latent_shape_of(self, parts: dict) -> tuple[int, ...]:
+        """The noise's shape at ``cfg.resolution`` (a resolution the VAE and the patches do not divide is
+        refused here)."""
+        raise NotImplementedError
+
+    def build(self, parts: dict) -> None:
+        cfg = self.cfg
+        self.resolution = cfg.resolution
+        self.latent_shape = tuple(self.latent_shape_of(parts))
+        self.vae_dtype = self.dtype
+        self.transformer = place(parts["transformer"], self.device, self.dtype)
+        self.vae = place(parts["vae"], self.device, self.vae_dtype)
+        self.scheduler = parts["scheduler"]
         # kept out of the module tree: they never take part in the differentiable map noise -> image
-        self.text = TextEncoders(self.device, te_dtype, offload_text_encoders, **text_encoders)
-        if gradient_checkpointing:
+        self.text = TextEncoders(self.device, self.dtype, cfg.offload_text_encoders,
+                                 **{k: v for k, v in parts.items() if k.startswith("text_encoder")})
+        if cfg.gradient_checkpointing:
             self.transformer.enable_gradient_checkpointing()
-        if vae_checkpointing:
+        if getattr(cfg, "vae_checkpointing", False):
             if not getattr(self.vae, "_supports_gradient_checkpointing", False):
                 raise UserError(f"{type(self.vae).__name__} has no gradient checkpointing; "
                                 "set model.vae_checkpointing=false (model.vae_tiling lowers its memory)")
             self.vae.enable_gradient_checkpointing()
-        if vae_tiling:
+        if cfg.vae_tiling:
             self.vae.enable_tiling()
 
     def step(self, noise: torch.Tensor, cond) -> torch.Tensor:

@@ -21,51 +21,40 @@ from typing import Any
 import torch
 
 from reno_exp.config.errors import UserError
-from reno_exp.generators.base import Generation, OneStepGenerator, place
+from reno_exp.generators.base import ConfiguredGenerator, Generation
+from reno_exp.generators.parts import place
 
 
-class UNetOneStep(OneStepGenerator):
+class UNetOneStep(ConfiguredGenerator):
+    """Options a model's schema lacks mean what their absence means: no explicit ``timesteps`` (then
+    ``num_inference_steps``, one by default), the VAE in the networks' dtype, no VAE checkpointing."""
+
     compile_targets = ("unet", "vae.decoder")
 
-    def __init__(
-        self,
-        unet,
-        vae,
-        scheduler,
-        *,
-        resolution: int,
-        device: str | torch.device = "cpu",
-        dtype: str = "float16",
-        vae_dtype: str | None = None,
-        timesteps: list[int] | None = None,
-        num_inference_steps: int = 1,
-        ancestral_seed: int = 0,
-        gradient_checkpointing: bool = False,
-        vae_checkpointing: bool = False,
-    ):
-        super().__init__(device, dtype)
+    def build(self, parts: dict[str, Any]) -> None:
+        cfg, unet, vae = self.cfg, parts["unet"], parts["vae"]
         factor = 2 ** (len(vae.config.block_out_channels) - 1)
-        if resolution % factor:
-            raise UserError(f"model.resolution must be a multiple of {factor}, got {resolution}")
-        self.resolution = resolution
-        self.latent_shape = (unet.config.in_channels, resolution // factor, resolution // factor)
+        if cfg.resolution % factor:
+            raise UserError(f"model.resolution must be a multiple of {factor}, got {cfg.resolution}")
+        self.resolution = cfg.resolution
+        self.latent_shape = (unet.config.in_channels, cfg.resolution // factor, cfg.resolution // factor)
+        vae_dtype = getattr(cfg, "vae_dtype", None)
         self.vae_dtype = self.dtype if vae_dtype is None else getattr(torch, vae_dtype)
         self.unet = place(unet, self.device, self.dtype)
         self.vae = place(vae, self.device, self.vae_dtype)
-        if gradient_checkpointing:
+        if cfg.gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()
-        if vae_checkpointing:
+        if getattr(cfg, "vae_checkpointing", False):
             self.vae.enable_gradient_checkpointing()
-        self.scheduler = scheduler
-        if num_inference_steps < 1:
-            raise UserError(f"model.num_inference_steps must be at least 1, got {num_inference_steps}")
-        if timesteps is not None and num_inference_steps != 1:
+        self.scheduler = parts["scheduler"]
+        timesteps = getattr(cfg, "timesteps", None)
+        self.num_inference_steps = getattr(cfg, "num_inference_steps", 1)
+        if timesteps is not None and self.num_inference_steps != 1:
             raise UserError(f"this model runs its explicit timesteps {list(timesteps)}; set model.timesteps "
                             "for more steps, not model.num_inference_steps")
-        self._timesteps = timesteps
-        self.num_inference_steps = num_inference_steps
-        self.ancestral_seed = ancestral_seed
-        self._takes_generator = "generator" in inspect.signature(scheduler.step).parameters
+        self._timesteps = None if timesteps is None else [int(t) for t in timesteps]
+        self.ancestral_seed = getattr(cfg, "ancestral_seed", 0)
+        self._takes_generator = "generator" in inspect.signature(self.scheduler.step).parameters
 
     @property
     def evaluations_per_call(self) -> int:
@@ -110,10 +99,10 @@ class UNetOneStep(OneStepGenerator):
 class CLIPTextUNetOneStep(UNetOneStep):
     """SD 1.x/2.x conditioning: one CLIP text encoder, its last hidden state, no guidance."""
 
-    def __init__(self, text_encoder, tokenizer, unet, vae, scheduler, **kwargs):
-        super().__init__(unet, vae, scheduler, **kwargs)
-        self.tokenizer = tokenizer
-        self.text_encoder = place(text_encoder, self.device, self.dtype)
+    def build(self, parts: dict[str, Any]) -> None:
+        super().build(parts)
+        self.tokenizer = parts["tokenizer"]
+        self.text_encoder = place(parts["text_encoder"], self.device, self.dtype)
 
     @torch.no_grad()
     def encode_prompt(self, prompt: str) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from reno_exp.config.errors import first_line
+from reno_exp.config.reward import AestheticConfig
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.openclip_towers import build_clip
 from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
@@ -24,20 +25,12 @@ MLP_WEIGHTS = UrlFile(
 
 
 class AestheticReward(TowerReward):
+    schema = AestheticConfig
     offset = 10.0
 
-    def __init__(
-        self,
-        random_init: bool = False,
-        tiny: bool = False,
-        device: str = "cpu",
-        dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        cache_text: bool = True,
-        clip_checkpoint: Checkpoint | None = None,
-        checkpoint: Checkpoint | None = None,
-    ):
-        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+    def __init__(self, random_init: bool = False, tiny: bool = False, device: str = "cpu",
+                 clip_checkpoint: Checkpoint | None = None, checkpoint: Checkpoint | None = None, **options):
+        super().__init__(device, **options)
         clip = build_clip(CLIP_NAME, tiny=tiny)
         self.mlp = LinearMLP(clip.visual.output_dim)
         if not random_init:

@@ -15,11 +15,15 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from reno_exp.config.options import Configured
 from reno_exp.generators.collate import collate
 from reno_exp.weights.hub import seeded_init
 
 
-class Reward(nn.Module):
+class Reward(Configured, nn.Module):
+    """Built as ``Reward(random_init=..., tiny=..., device=..., **options)`` (what ``RewardSet.from_config``
+    calls): ``options`` are fields of its config dataclass ``schema``, whose defaults fill the rest."""
+
     offset: float = 0.0
 
     @torch.no_grad()
@@ -48,7 +52,9 @@ class RewardSet(nn.Module):
             params = {k: v for k, v in node.items() if k != "weight"}
             with seeded_init(zlib.crc32(name.encode())):  # random_init: the same weights in every run
                 rewards[name] = instantiate(params, **build_kwargs)
-            weights[name] = float(node["weight"])
+            # a reward added whole (+reward.<name>={_target_: ...}) may leave its weight to the schema's default
+            weight = node["weight"] if "weight" in node else type(rewards[name]).options({}).weight
+            weights[name] = float(weight)
         return cls(rewards, weights)
 
     def prepare(self, prompt: str) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from pathlib import Path
 import torch
 from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
 
+from reno_exp.config.reward import CLIPScoreConfig
 from reno_exp.rewards.towers import TowerReward, cosine
 from reno_exp.weights import hub
 from reno_exp.weights.checkpoints import Checkpoint, HubRepo
 from reno_exp.weights.tokenizers import check_tokenizer, offline_clip_tokenizer
 
 ARCH = Path(__file__).parent / "architectures" / "clip_vit_h14.json"
-LAION = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 TOKENIZER_FILES = ("tokenizer*.json", "vocab.json", "merges.txt", "special_tokens_map.json", "preprocessor_config.json")
 TINY = {
     "projection_dim": 32,
@@ -45,24 +45,16 @@ def tokenizer_repo(repo: str) -> HubRepo:
 
 
 class CLIPScoreReward(TowerReward):
+    schema = CLIPScoreConfig
     offset = 100.0
 
-    def __init__(
-        self,
-        model: str = LAION,
-        processor: str = LAION,
-        random_init: bool = False,
-        tiny: bool = False,
-        device: str = "cpu",
-        dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        cache_text: bool = True,
-    ):
-        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+    def __init__(self, random_init: bool = False, tiny: bool = False, device: str = "cpu", **options):
+        super().__init__(device, **options)
         if random_init:
             self.model = CLIPModel(clip_config(tiny))
             self.tokenizer = offline_clip_tokenizer()
         else:
+            model, processor = self.cfg.model, self.cfg.processor
             self.model = hub.load(model, CLIPModel.from_pretrained, model, dtype=self.dtype)
             tok = hub.load(processor, CLIPTokenizer.from_pretrained, processor)
             self.tokenizer = check_tokenizer(tok, processor)
@@ -70,7 +62,8 @@ class CLIPScoreReward(TowerReward):
 
     @classmethod
     def checkpoints(cls, cfg) -> list[Checkpoint]:
-        return [model_repo(cfg.get("model", LAION)), tokenizer_repo(cfg.get("processor", LAION))]
+        cfg = cls.options(cfg)
+        return [model_repo(cfg.model), tokenizer_repo(cfg.processor)]
 
     def encode_text(self, prompt: str) -> torch.Tensor:
         tokens = self.tokenizer(prompt, padding=True, truncation=True, max_length=77, return_tensors="pt")

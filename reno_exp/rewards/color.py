@@ -9,14 +9,19 @@ from __future__ import annotations
 import torch
 
 from reno_exp.config.errors import UserError
+from reno_exp.config.reward import ColorRewardConfig
 from reno_exp.rewards.base import Reward
 
 CHANNELS = ("red", "green", "blue")
 
 
 class ColorReward(Reward):
-    def __init__(self, channel: str = "red", random_init: bool = False, tiny: bool = False, device: str = "cpu"):
+    schema = ColorRewardConfig
+
+    def __init__(self, random_init: bool = False, tiny: bool = False, device: str = "cpu", **options):
         super().__init__()
+        self.cfg = self.options(options)
+        channel = self.cfg.channel
         if channel not in CHANNELS:
             raise UserError(f"reward color: channel must be one of {CHANNELS}, got {channel!r}")
         self.c = CHANNELS.index(channel)

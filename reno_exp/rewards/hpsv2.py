@@ -10,6 +10,7 @@ from __future__ import annotations
 import open_clip
 import torch
 
+from reno_exp.config.reward import HPSv2Config
 from reno_exp.rewards.openclip_towers import blocks, build_clip
 from reno_exp.rewards.towers import TowerReward, cosine, load_strict
 from reno_exp.weights.checkpoints import Checkpoint, HubFile
@@ -23,31 +24,23 @@ def hps_state_dict(path: str) -> dict[str, torch.Tensor]:
 
 
 class HPSv2Reward(TowerReward):
+    schema = HPSv2Config
     offset = 1.0
 
-    def __init__(
-        self,
-        repo: str = "xswu/HPSv2",
-        filename: str = "HPS_v2.1_compressed.pt",
-        random_init: bool = False,
-        tiny: bool = False,
-        device: str = "cpu",
-        dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        cache_text: bool = True,
-        checkpoint: Checkpoint | None = None,
-    ):
-        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+    def __init__(self, random_init: bool = False, tiny: bool = False, device: str = "cpu",
+                 checkpoint: Checkpoint | None = None, **options):
+        super().__init__(device, **options)
         self.model = build_clip(CLIP_NAME, tiny=tiny)
         self.tokenizer = open_clip.get_tokenizer(CLIP_NAME)  # ships its vocabulary: works offline
         if not random_init:
-            ckpt = checkpoint or HubFile(repo, filename)
+            ckpt = checkpoint or HubFile(self.cfg.repo, self.cfg.filename)
             load_strict(self.model, hps_state_dict(ckpt.path()), ckpt.name)
         self.finish(blocks(self.model))
 
     @classmethod
     def checkpoints(cls, cfg) -> list[Checkpoint]:
-        return [HubFile(cfg.get("repo", "xswu/HPSv2"), cfg.get("filename", "HPS_v2.1_compressed.pt"))]
+        cfg = cls.options(cfg)
+        return [HubFile(cfg.repo, cfg.filename)]
 
     def encode_text(self, prompt: str) -> torch.Tensor:
         return self.model.encode_text(self.tokenizer([prompt]).to(self.device)).float()

@@ -22,6 +22,7 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from transformers import BertTokenizer, BlipTextConfig, BlipTextModel
 
+from reno_exp.config.reward import ImageRewardConfig
 from reno_exp.rewards.linear_mlp import LinearMLP
 from reno_exp.rewards.towers import CheckpointMismatchError, TowerReward, load_strict
 from reno_exp.weights import hub
@@ -87,22 +88,13 @@ def blip_tokenizer(tokenizer: BertTokenizer) -> BertTokenizer:
 
 
 class ImageRewardReward(TowerReward):
+    schema = ImageRewardConfig
     offset = 2.0
 
-    def __init__(
-        self,
-        repo: str = "THUDM/ImageReward",
-        tokenizer: str = "google-bert/bert-base-uncased",
-        random_init: bool = False,
-        tiny: bool = False,
-        device: str = "cpu",
-        dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        cache_text: bool = True,
-        checkpoint: Checkpoint | None = None,
-        med_config: Checkpoint | None = None,
-    ):
-        super().__init__(dtype, gradient_checkpointing, cache_text, device)
+    def __init__(self, random_init: bool = False, tiny: bool = False, device: str = "cpu",
+                 checkpoint: Checkpoint | None = None, med_config: Checkpoint | None = None, **options):
+        super().__init__(device, **options)
+        repo, tokenizer = self.cfg.repo, self.cfg.tokenizer
         if random_init:
             med = json.loads(MED_CONFIG.read_text())
             med = {**med, **TINY_BERT} if tiny else med
@@ -121,10 +113,9 @@ class ImageRewardReward(TowerReward):
 
     @classmethod
     def checkpoints(cls, cfg) -> list[Checkpoint]:
-        repo = cfg.get("repo", "THUDM/ImageReward")
-        tokenizer = cfg.get("tokenizer", "google-bert/bert-base-uncased")
-        return [HubFile(repo, "ImageReward.pt"), HubFile(repo, "med_config.json"),
-                HubRepo(tokenizer, allow_patterns=("vocab.txt", "tokenizer_config.json", "tokenizer.json", "config.json"))]
+        cfg = cls.options(cfg)
+        return [HubFile(cfg.repo, "ImageReward.pt"), HubFile(cfg.repo, "med_config.json"),
+                HubRepo(cfg.tokenizer, allow_patterns=("vocab.txt", "tokenizer_config.json", "tokenizer.json", "config.json"))]
 
     def encode_text(self, prompt: str) -> dict[str, torch.Tensor]:
         tokens = self.tokenizer(prompt, padding="max_length", truncation=True, max_length=MAX_LENGTH,

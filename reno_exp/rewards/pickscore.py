@@ -6,17 +6,10 @@ scale), tokenizer from the processor ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K``; 
 
 from __future__ import annotations
 
-from reno_exp.rewards.clipscore import LAION, CLIPScoreReward
-
-PICKSCORE = "yuvalkirstain/PickScore_v1"
+from reno_exp.config.reward import PickScoreConfig
+from reno_exp.rewards.clipscore import CLIPScoreReward
 
 
 class PickScoreReward(CLIPScoreReward):
+    schema = PickScoreConfig
     offset = 30.0
-
-    def __init__(self, model: str = PICKSCORE, processor: str = LAION, **kwargs):
-        super().__init__(model=model, processor=processor, **kwargs)
-
-    @classmethod
-    def checkpoints(cls, cfg) -> list:
-        return super().checkpoints({"model": cfg.get("model", PICKSCORE), "processor": cfg.get("processor", LAION)})

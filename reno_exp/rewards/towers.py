@@ -19,11 +19,10 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from reno_exp.config.errors import UserError
+from reno_exp.generators.base import DTYPES
 from reno_exp.generators.collate import collate
 from reno_exp.rewards.base import Reward
 from reno_exp.rewards.preprocess import clip_preprocess
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def tower_dtype(name: str | None, device: str | torch.device) -> torch.dtype:
@@ -72,25 +71,22 @@ class PreparedText:
 
 
 class TowerReward(Reward):
-    def __init__(
-        self,
-        dtype: str | None = None,
-        gradient_checkpointing: bool = False,
-        cache_text: bool = True,
-        device: str = "cpu",
-    ):
+    """A reward's ``__init__(random_init=False, tiny=False, device="cpu", <checkpoint files>, **options)`` hands
+    ``device`` and its ``options`` (its schema's fields) here first, then builds and loads its networks and
+    calls ``finish``."""
+
+    def __init__(self, device: str = "cpu", **options):
         super().__init__()
+        self.cfg = self.options(options)
         self.device = torch.device(device)
-        self.dtype = tower_dtype(dtype, self.device)
-        self.gradient_checkpointing = gradient_checkpointing
-        self.cache_text = cache_text
+        self.dtype = tower_dtype(self.cfg.dtype, self.device)
         self.text_encodes = 0
 
     def finish(self, blocks: Iterable[nn.Module] = ()) -> None:
         """After the networks are built and loaded: frozen, eval, on the device, in the tower dtype."""
         self.requires_grad_(False).eval()
         self.to(self.device, self.dtype)
-        if self.gradient_checkpointing:
+        if self.cfg.gradient_checkpointing:
             checkpoint_blocks(blocks)
 
     # what a reward implements
@@ -109,7 +105,7 @@ class TowerReward(Reward):
 
     @torch.no_grad()
     def prepare(self, prompt: str) -> PreparedText:
-        return PreparedText(prompt, self.text_side(prompt) if self.cache_text else None)
+        return PreparedText(prompt, self.text_side(prompt) if self.cfg.cache_text else None)
 
     def forward(self, image: torch.Tensor, prepared: PreparedText) -> torch.Tensor:
         text = prepared.text

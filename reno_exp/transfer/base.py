@@ -13,13 +13,17 @@ flow-matching Euler) add no noise; ``scheduler`` swaps in another diffusers sche
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import diffusers
 import torch
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from reno_exp.config.errors import UserError
-from reno_exp.generators.base import place, torch_dtype
+from reno_exp.config.options import Configured
+from reno_exp.config.placement import resolve_dtype
+from reno_exp.generators.base import torch_dtype
+from reno_exp.generators.parts import place
 
 
 def scheduler_class(name: str) -> type:
@@ -30,28 +34,40 @@ def scheduler_class(name: str) -> type:
     return cls
 
 
-class PipelineTransfer:
-    """Subclasses build ``self.pipe`` (through ``setup``) and say how a resolution maps to a latent shape."""
+class PipelineTransfer(Configured):
+    """Subclasses name their config dataclass (``schema``), build ``self.pipe`` (``build``, through ``setup``)
+    and say how a resolution maps to a latent shape.
+
+    Built as ``Target(random_init=..., device=..., generator=..., **options)`` (what
+    ``hydra.utils.instantiate(cfg.transfer, ...)`` calls): ``options`` are fields of ``schema``, whose
+    defaults fill the rest, held in ``self.cfg`` with ``dtype=auto`` decided for ``device``.
+    """
 
     option = "transfer"  # the config option's name, for messages
     cuda_dtype = "float16"  # transfer.dtype=auto on CUDA (float32 on a CPU), as for the generators
 
-    def __init__(self, *, steps: int, guidance: float, seed: int, resolution: int, dtype: str,
-                 device: str | torch.device = "cpu", cpu_offload: bool = False):
-        if steps < 1:
-            raise UserError(f"transfer.steps must be at least 1, got {steps}")
-        self.steps, self.guidance, self.seed = steps, guidance, seed
-        self.resolution = resolution
+    def __init__(self, random_init: bool = False, device: str | torch.device = "cpu", generator=None, **options):
+        cfg = self.options(options)
+        self.cfg = replace(cfg, dtype=resolve_dtype(cfg.dtype, self.cuda_dtype, device))
+        if cfg.steps < 1:
+            raise UserError(f"transfer.steps must be at least 1, got {cfg.steps}")
+        self.steps, self.guidance, self.seed = cfg.steps, cfg.guidance, cfg.seed
+        self.resolution = cfg.resolution
         self.device = torch.device(device)
-        self.dtype = torch_dtype(dtype)
-        self.cpu_offload = cpu_offload
+        self.dtype = torch_dtype(self.cfg.dtype)
         self.pipe = None
         self.latent_shape: tuple[int, ...] = ()
+        self.build(scheduler_class(cfg.scheduler), random_init, generator)
+
+    def build(self, scheduler_cls: type, random_init: bool, generator) -> None:
+        """Build the pipeline with a ``scheduler_cls`` scheduler and ``setup`` it; ``generator``: the run's
+        one-step model, whose networks a target may reuse."""
+        raise NotImplementedError
 
     def setup(self, pipe, latent_shape: tuple[int, ...], shared: bool = False) -> None:
         """Freeze the pipeline's networks, place them (or let accelerate move them on demand) and keep it.
         ``shared``: the networks belong to the run's generator, already placed; they are left as they are."""
-        offload = self.cpu_offload and self.device.type == "cuda" and not shared
+        offload = self.cfg.cpu_offload and self.device.type == "cuda" and not shared
         for name, module in pipe.components.items():
             if isinstance(module, torch.nn.Module) and not shared:
                 setattr(pipe, name, place(module, torch.device("cpu") if offload else self.device, self.dtype))

@@ -14,12 +14,14 @@ import math
 
 from diffusers import FluxPipeline
 
+from reno_exp.config.transfer import FluxSchnellTransferConfig
 from reno_exp.generators.flux_schnell import FluxSchnell, load_flux_parts, random_flux
 from reno_exp.generators.parts import check_resolution, cpu_scheduler
-from reno_exp.transfer.base import PipelineTransfer, scheduler_class
+from reno_exp.transfer.base import PipelineTransfer
 
 
 class FluxTransfer(PipelineTransfer):
+    schema = FluxSchnellTransferConfig
     cuda_dtype = "bfloat16"
     option = "flux_schnell"
 
@@ -27,29 +29,12 @@ class FluxTransfer(PipelineTransfer):
     def checkpoints(cls, cfg) -> list:
         from reno_exp.generators.parts import pipeline_repo
 
-        return [pipeline_repo(cfg.hub_id)]
+        return [pipeline_repo(cls.options(cfg).hub_id)]
 
-    def __init__(
-        self,
-        hub_id: str = "black-forest-labs/FLUX.1-schnell",
-        scheduler: str = "FlowMatchEulerDiscreteScheduler",
-        steps: int = 4,
-        guidance: float = 0.0,
-        seed: int = 0,
-        resolution: int = 512,
-        max_sequence_length: int = 256,
-        dtype: str = "bfloat16",
-        cpu_offload: bool = False,
-        random_init: bool = False,
-        device: str = "cpu",
-        generator=None,
-    ):
-        super().__init__(steps=steps, guidance=guidance, seed=seed, resolution=resolution, dtype=dtype,
-                         device=device, cpu_offload=cpu_offload)
-        self.max_sequence_length = max_sequence_length
-        scheduler_cls = scheduler_class(scheduler)
+    def build(self, scheduler_cls, random_init, generator=None) -> None:
+        cfg = self.cfg
         self.shared = isinstance(generator, FluxSchnell) and generator.source == (
-            "random_init" if random_init else hub_id)
+            "random_init" if random_init else cfg.hub_id)
         if self.shared:
             self.generator_text = generator.text
             self.dtype = generator.dtype
@@ -58,18 +43,18 @@ class FluxTransfer(PipelineTransfer):
                      "tokenizer": generator.tokenizer, "tokenizer_2": generator.tokenizer_2,
                      "scheduler": generator.scheduler}
         else:
-            parts = random_flux(max_sequence_length) if random_init else load_flux_parts(hub_id, self.dtype)
+            parts = random_flux(cfg.max_sequence_length) if random_init else load_flux_parts(cfg.hub_id, self.dtype)
         parts["scheduler"] = cpu_scheduler(scheduler_cls, parts["scheduler"].config)  # its own timestep state
         self.vae_factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-        check_resolution(resolution, 2 * self.vae_factor)  # VAE downsampling, then 2x2 packing
-        tokens = (resolution // (2 * self.vae_factor)) ** 2
+        check_resolution(self.resolution, 2 * self.vae_factor)  # VAE downsampling, then 2x2 packing
+        tokens = (self.resolution // (2 * self.vae_factor)) ** 2
         self.setup(FluxPipeline(**parts), (tokens, parts["transformer"].config.in_channels), shared=self.shared)
 
     def encoders_on_device(self):
         return self.generator_text.on_device() if self.shared else super().encoders_on_device()
 
     def call_kwargs(self) -> dict:
-        return {"max_sequence_length": self.max_sequence_length}
+        return {"max_sequence_length": self.cfg.max_sequence_length}
 
     def resolution_for(self, shape):
         if len(shape) == 2 and shape[1] == self.latent_shape[1] and math.isqrt(shape[0]) ** 2 == shape[0]:

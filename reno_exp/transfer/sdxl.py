@@ -15,60 +15,43 @@ from __future__ import annotations
 
 from diffusers import StableDiffusionXLPipeline
 
+from reno_exp.config.transfer import SDXLBaseConfig
 from reno_exp.generators.parts import check_resolution, cpu_scheduler
-from reno_exp.generators.sdxl_one_step import load_sdxl_parts, random_sdxl
-from reno_exp.transfer.base import PipelineTransfer, scheduler_class
+from reno_exp.generators.sdxl_one_step import load_sdxl_parts, random_sdxl, sdxl_repos
+from reno_exp.transfer.base import PipelineTransfer
 from reno_exp.weights import hub
 
 ARCH = "hyper_sdxl"  # SDXL base's configs
 
 
 class SDXLTransfer(PipelineTransfer):
+    schema = SDXLBaseConfig
     option = "sdxl_base"
 
     @classmethod
     def checkpoints(cls, cfg) -> list:
-        from reno_exp.generators.sdxl_turbo import SDXLTurbo
+        cfg = cls.options(cfg)
+        return sdxl_repos(cfg.hub_id, cfg.vae_id, cfg.variant)  # as SDXL-Turbo's: the pipeline (less its VAE), the VAE
 
-        return SDXLTurbo.checkpoints(cfg)  # the same two repos: the pipeline (less its VAE) and the VAE
-
-    def __init__(
-        self,
-        hub_id: str = "stabilityai/stable-diffusion-xl-base-1.0",
-        vae_id: str = "madebyollin/sdxl-vae-fp16-fix",
-        variant: str | None = None,
-        scheduler: str = "EulerDiscreteScheduler",
-        steps: int = 50,
-        guidance: float = 5.0,
-        seed: int = 0,
-        resolution: int = 512,
-        size_conditioning: int | None = 1024,
-        dtype: str = "float16",
-        cpu_offload: bool = False,
-        random_init: bool = False,
-        device: str = "cpu",
-        generator=None,  # the run's generator: not reused (another UNet; the authors load SDXL base apart)
-    ):
-        self.size_conditioning = size_conditioning
-        super().__init__(steps=steps, guidance=guidance, seed=seed, resolution=resolution, dtype=dtype,
-                         device=device, cpu_offload=cpu_offload)
-        scheduler_cls = scheduler_class(scheduler)
+    def build(self, scheduler_cls, random_init, generator=None) -> None:
+        # the run's generator is not reused: another UNet (the authors load SDXL base apart)
+        cfg = self.cfg
         if random_init:
             parts = random_sdxl(ARCH, scheduler_cls)
             parts["vae"].register_to_config(force_upcast=False)  # the fp16-fix VAE's config
         else:
-            parts = load_sdxl_parts(hub_id, vae_id, self.dtype, variant)
-            config = hub.load(f"{hub_id}:scheduler", scheduler_cls.load_config, hub_id, subfolder="scheduler")
+            parts = load_sdxl_parts(cfg.hub_id, cfg.vae_id, self.dtype, cfg.variant)
+            config = hub.load(f"{cfg.hub_id}:scheduler", scheduler_cls.load_config, cfg.hub_id, subfolder="scheduler")
             parts["scheduler"] = cpu_scheduler(scheduler_cls, config)
         factor = 2 ** (len(parts["vae"].config.block_out_channels) - 1)
-        check_resolution(resolution, factor)
+        check_resolution(self.resolution, factor)
         pipe = StableDiffusionXLPipeline(**parts, add_watermarker=False)
-        side = resolution // factor
+        side = self.resolution // factor
         self.setup(pipe, (parts["unet"].config.in_channels, side, side))
 
     def call_kwargs(self) -> dict:
-        if self.size_conditioning is None:
+        if self.cfg.size_conditioning is None:
             return {}
-        size = (self.size_conditioning, self.size_conditioning)
+        size = (self.cfg.size_conditioning, self.cfg.size_conditioning)
         return {"original_size": size, "target_size": size}
 
