@@ -47,7 +47,7 @@ sys.meta_path[:] = [Image(f) for f in sys.meta_path]
 for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
     del sys.modules[name]
 
-import reno_exp.build.parts  # noqa: E402
+import reno_exp.assemble.parts  # noqa: E402
 from reno_exp.bench import cuda, gpu_check, gpu_plan  # noqa: E402
 
 
@@ -90,7 +90,7 @@ elif what == "hang":
     gpu_plan.Estimates.compute = lambda self, model, cfg: fixed
     gpu_plan.START_S = gpu_plan.BUILD_S = gpu_plan.RUN_S = 0.0
     cuda.measure = measure
-    reno_exp.build.parts.build = lambda *a, **k: ("generator", "rewards")
+    reno_exp.assemble.parts.build = lambda *a, **k: ("generator", "rewards")
     save(None)
     save(gpu_check.main(args))
 else:

@@ -15,7 +15,7 @@ import runpy
 import signal
 import sys
 
-import reno_exp.build.parts
+import reno_exp.assemble.parts
 from reno_exp.store.records import RunRecords
 
 point, sys.argv[1:] = sys.argv[1], sys.argv[2:]
@@ -33,7 +33,7 @@ def die() -> None:
 
 
 if where == "build":
-    reno_exp.build.parts.build = lambda *a, **k: die()
+    reno_exp.assemble.parts.build = lambda *a, **k: die()
 else:
     append, calls = RunRecords.append, []
 

@@ -299,7 +299,7 @@ def test_compiled_equals_eager_on_tiny(compose, tmp_path):
 
 
 def test_a_part_that_fails_to_compile_runs_eagerly_with_one_warning(caplog):
-    from reno_exp.build.compiling import compile_or_eager
+    from reno_exp.assemble.compiling import compile_or_eager
 
     class Part(torch.nn.Module):  # torch 2.11 does not trace a bare torch.nn layer: it never reaches the backend
         def __init__(self):

@@ -111,11 +111,11 @@ def test_the_budget_skips_a_step_its_estimate_does_not_fit(monkeypatch, tmp_path
 
     def measure(cfg, batch, *a):
         measured.append(batch)
-        logging.getLogger("reno_exp.build.compiling").warning("torch.compile failed for model.unet (E: x); it runs eagerly")
+        logging.getLogger("reno_exp.assemble.compiling").warning("torch.compile failed for model.unet (E: x); it runs eagerly")
         return cuda.Measurement(1.0, None, 0.5, ["out of memory at batch 2"])
 
     monkeypatch.setattr(cuda, "measure", measure)
-    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a, **k: ("generator", "rewards"))
+    monkeypatch.setattr("reno_exp.assemble.parts.build", lambda *a, **k: ("generator", "rewards"))
     cfg = OmegaConf.create({"compile": False, "device": "cpu"})
     planned = plan(order(["a"], [1, "auto"], [False]), {"a": cfg}, {"a": estimate(1, 1, 0.1)}, 80 * GiB,
                    1000.0, 3, None)

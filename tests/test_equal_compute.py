@@ -186,7 +186,7 @@ def test_the_cost_of_a_forward_backward_pass_is_measured_in_forward_passes():
 @pytest.mark.slow
 def test_the_dry_runs_flops_are_the_real_builds(compose):
     """The meta-device dry run counts what the real tiny model and rewards compute, pass by pass."""
-    from reno_exp.build.parts import build
+    from reno_exp.assemble.parts import build
     from reno_exp.config.placement import placed
 
     cfg = compose(["reward=all", "random_init=true", "tiny=true"])

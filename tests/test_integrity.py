@@ -265,7 +265,7 @@ def test_the_summary_says_what_it_shows_and_reports_nan_totals():
 def test_outputs_that_cannot_be_written_stop_the_run_before_any_work(compose, tmp_path, make, message, monkeypatch):
     d = tmp_path / "run"
     make(d)
-    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a: pytest.fail("built models for an unwritable run"))
+    monkeypatch.setattr("reno_exp.assemble.parts.build", lambda *a: pytest.fail("built models for an unwritable run"))
     with pytest.raises(UserError, match=message):
         run(compose(FAST), d)
 

@@ -16,7 +16,7 @@ LAYERS = [
     ("store", "weights"),  # the run directory on disk; where weights come from
     ("generators", "rewards", "transfer", "benchmarks"),  # the parts
     ("methods",),  # the objective and the optimisation methods
-    ("build",),  # a config's parts, built
+    ("assemble",),  # a config's parts, built
     ("cost",),  # what a run will cost, from a dry run of its parts
     ("experiment",),  # one run: batches, records, loggers
     ("evaluate",),  # the suites' scorers on a run's images

@@ -119,7 +119,7 @@ def test_lbfgs_refuses_a_batch_before_anything_is_built(compose, tmp_path, monke
     def build(*a, **k):
         raise AssertionError("built")
 
-    monkeypatch.setattr("reno_exp.build.parts.build", build)
+    monkeypatch.setattr("reno_exp.assemble.parts.build", build)
     with pytest.raises(UserError, match="takes at most 1 item"):
         validate(compose(["optimizer=lbfgs", "batch_size=2"]))  # as every entry point checks a config first
     validate(compose(["optimizer=lbfgs", "batch_size=auto"]))

@@ -173,7 +173,7 @@ def test_online_missing_weights_are_left_to_the_loaders(hub_cache, monkeypatch):
 def test_a_run_names_its_missing_weights_before_building(compose, tmp_path, hub_cache, monkeypatch):
     from reno_exp.experiment.run import run
 
-    monkeypatch.setattr("reno_exp.build.parts.build", lambda *a: pytest.fail("nothing is built without the weights"))
+    monkeypatch.setattr("reno_exp.assemble.parts.build", lambda *a: pytest.fail("nothing is built without the weights"))
     with pytest.raises(MissingWeightsError) as e:
         run(compose(["model=sdxl_turbo", "reward=[hpsv2,imagereward]"]), tmp_path / "run")
     assert e.value.checkpoints[:2] == ["stabilityai/sdxl-turbo", "madebyollin/sdxl-vae-fp16-fix"]

@@ -34,7 +34,7 @@ def describe(cfg) -> str:
 
 
 def build(cfg):
-    from reno_exp.build import parts as app
+    from reno_exp.assemble import parts as app
 
     say(f"config: {describe(cfg)}")
     start = time.perf_counter()

@@ -105,7 +105,7 @@ def timed_config(cfg: DictConfig, batch: int, n_iters: int) -> DictConfig:
 def measure(cfg: DictConfig, batch: int, n_iters: int = 3, parts=None, gpu: Cuda | None = None) -> Measurement:
     """Seconds per iterate and peak allocated bytes of ``batch`` items of ``n_iters`` iterates, after an
     untimed warm-up run of the same batch."""
-    from reno_exp.build.parts import build
+    from reno_exp.assemble.parts import build
     from reno_exp.experiment.run import run
     from reno_exp.store.records import read_records
 

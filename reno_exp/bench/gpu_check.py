@@ -133,7 +133,7 @@ class Warnings(logging.Handler):
 def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, peak: float | None) -> list[str]:
     """Measure the planned steps in order; returns the closing lines (skips, failures)."""
     from reno_exp.bench.cuda import measure
-    from reno_exp.build.parts import build
+    from reno_exp.assemble.parts import build
     from reno_exp.weights import hub
 
     notes, parts, built, broken = [], None, None, set()
@@ -155,7 +155,7 @@ def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, p
         cfg = p.cfg.copy()
         cfg.compile = step.compiled
         start = time.perf_counter()
-        fallbacks = Warnings("reno_exp.build.compiling")  # a part that failed to compile ran eagerly: say so in its row
+        fallbacks = Warnings("reno_exp.assemble.compiling")  # a part that failed to compile ran eagerly: say so in its row
         try:
             if (step.model, step.compiled) != built:
                 parts = built = None

@@ -61,7 +61,7 @@ def cuda_config(cfg: DictConfig, checkpointing: bool | None = None) -> DictConfi
 
 def build_meta(cfg: DictConfig):
     """(generator, rewards) of a ``cuda_config``: the app's own build, every random weight on meta."""
-    from reno_exp.build.parts import build
+    from reno_exp.assemble.parts import build
 
     with hub.random_init_on("meta"):
         return build(cfg, "meta")

@@ -101,7 +101,7 @@ def times(fns: dict[str, Callable[[], None]], device: str, repeats: int) -> dict
 
 def timed(cfg, repeats: int) -> tuple[dict[str, float], int]:
     """Seconds of each pass of the run's own build on its device, for its batch size (auto: 1)."""
-    from reno_exp.build.parts import build
+    from reno_exp.assemble.parts import build
     from reno_exp.methods import Objective
     from reno_exp.weights.needs import require_weights
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from reno_exp.build import parts as factory
+from reno_exp.assemble import parts as factory
 from reno_exp.config import labels
 from reno_exp.config.placement import placed
 from reno_exp.experiment.loop import Work, optimise_items

@@ -12,7 +12,7 @@ import logging
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig
 
-from reno_exp.build.compiling import compile_parts
+from reno_exp.assemble.compiling import compile_parts
 from reno_exp.generators.base import OneStepGenerator
 from reno_exp.rewards.base import RewardSet
 
