@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import python
 from safetensors.torch import load_file
 
 from reno_exp.config.compose import CONF
 from reno_exp.experiment.run import run
 from reno_exp.store.records import read_records
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def options(group: str) -> list[str]:
@@ -117,9 +112,7 @@ def test_wandb_offline_logs_config_curves_and_images(compose, tmp_path):
 
 
 def cli(*args, env=None, timeout=300):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "reno_exp", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout)
+    return python("-m", "reno_exp", *args, env=env, timeout=timeout)
 
 
 @pytest.mark.parametrize(

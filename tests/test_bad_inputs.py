@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, python
 
 from reno_exp.config.compose import CONF
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "benchmark.seeds=[0,1]", "progress=false"]
 
 
@@ -549,9 +546,7 @@ def test_the_wandb_probe_gives_up_on_a_server_that_never_answers(monkeypatch):
 
 
 def cli(module: str, *args: str, cwd: Path = ROOT):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=300)
+    return python("-m", module, *args, cwd=cwd)
 
 
 @pytest.mark.slow

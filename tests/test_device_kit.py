@@ -18,13 +18,13 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from reno_exp.bench import gpu_check, gpu_plan
 from reno_exp.bench.gpu_check import run
 from reno_exp.bench.gpu_plan import HEADER, Step, order, plan, plan_table
 from reno_exp.cost.estimate import Estimate, Linear, MemoryPrediction, PartMemory
 
-ROOT = Path(__file__).resolve().parents[1]
 PROBE = str(ROOT / "tests" / "device_probe.py")
 GiB = 2**30
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import python
 from hydra.utils import instantiate
 from PIL import Image
 from run_dirs import paper_config
@@ -19,8 +17,6 @@ from reno_exp.analysis.__main__ import main as analysis_main
 from reno_exp.analysis.runs import Run
 from reno_exp.store.records import RunRecords, read_records
 from reno_exp.store.rundir import RunInfo
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_figure3_sweeps_the_colour_channel_with_hyper_sdxl(compose):
@@ -122,11 +118,10 @@ def test_the_shards_of_a_configuration_share_its_column(tmp_path):
 @pytest.mark.slow  # a real two-job sweep of the tiny model (about 35 s), then the analysis
 def test_grid_of_a_two_job_tiny_sweep(tmp_path):
     sweep = tmp_path / "sweep"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "reno_exp", "-m", "reward.color.channel=red,blue", "optimizer.n_iters=3",
+    cmd = ["-m", "reno_exp", "-m", "reward.color.channel=red,blue", "optimizer.n_iters=3",
            "benchmark=parti_prompts", "benchmark.categories=[Animals]", "benchmark.limit=2", "progress=false",
            f"hydra.sweep.dir={sweep}"]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = python(*cmd, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert analysis_main([str(sweep), "--max-figures", "2", "--n-random", "8"]) == 0
     jobs = [sweep / "0", sweep / "1"]

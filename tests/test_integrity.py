@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, python
 from omegaconf import open_dict
 
 from reno_exp.config import identity
@@ -22,7 +23,6 @@ from reno_exp.store.names import RESULTS, RUN
 from reno_exp.store.records import JsonLines, read_records
 from reno_exp.store.rundir import RunDir, read_info
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = ["optimizer.n_iters=2", "progress=false", "save_images=false"]
 
 
@@ -31,9 +31,7 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
 
 
 def cli(*args, cwd=ROOT, timeout=300):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=timeout)
+    return python("-m", *args, cwd=cwd, timeout=timeout)
 
 
 # ----------------------------------------------------------------------------------- what is a result

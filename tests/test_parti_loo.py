@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import python
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from run_dirs import make_run_dir, paper_config
@@ -23,7 +21,6 @@ from reno_exp.store.rundir import RunInfo
 from reno_exp.tables import parti_loo, wandb_log
 from reno_exp.tables.jobs import find_jobs
 
-ROOT = Path(__file__).resolve().parents[1]
 PAPER = {"hpsv2": 5.0, "imagereward": 1.0, "clip": 0.01, "pickscore": 0.05}  # conf/reward/all.yaml
 
 
@@ -182,10 +179,9 @@ def test_table_goes_to_wandb(tmp_path, monkeypatch, capsys):
 def test_smoke_sweep_on_the_tiny_model(tmp_path, capsys):
     """The issue's offline smoke run: four tiny jobs; each held-out reward is scored but steers nothing."""
     sweep = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "reno_exp", "-m", "experiment=parti_loo", "model=tiny", "random_init=true", "tiny=true",
+    cmd = ["-m", "reno_exp", "-m", "experiment=parti_loo", "model=tiny", "random_init=true", "tiny=true",
            "benchmark.limit=2", "optimizer.n_iters=2", "progress=false", f"hydra.sweep.dir={sweep}"]
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
-                          timeout=600)
+    done = python(*cmd, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = find_jobs(sweep)
     assert sorted(h for j in jobs for h in parti_loo.held_out(j)) == sorted(PAPER)

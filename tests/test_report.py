@@ -21,13 +21,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, python
 from PIL import Image
 from run_dirs import make_run_dir
 
 from reno_exp.report.build import build
 from reno_exp.report.cli import main as report
 
-ROOT = Path(__file__).resolve().parents[1]
 OWN = ("report.html", "report_files")  # the report's own outputs: everything else must stay as it was
 SWEEP = ["model=tiny", "reward=color", "benchmark=t2i_compbench", "benchmark.category=color,shape",
          "benchmark.limit=2", "benchmark.seeds=[0,1]", "optimizer.n_iters=3", "progress=false"]
@@ -40,9 +40,7 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 
 def command(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    return done
+    return python(*args, timeout=timeout)
 
 
 def page_data(page: Path) -> dict:

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from reno_exp.store.names import RESULTS
 from reno_exp.store.records import read_records
 
-ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ["model=tiny", "reward=color", "benchmark=t2i_compbench", "benchmark.category=shape",
              "benchmark.limit=2", "benchmark.seeds=[0,1,2]", "optimizer.n_iters=3", "progress=false"]
 TIMING = ("seconds", "peak_memory_bytes")  # the only fields allowed to differ between runs

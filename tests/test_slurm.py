@@ -20,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 from hydra.utils import instantiate
 
 from reno_exp.store.names import RESULTS
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
          "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]

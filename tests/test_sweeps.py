@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers import python
 from hydra.core.utils import setup_globals
 from hydra.utils import instantiate
 
 from reno_exp import tables
 from reno_exp.tables.jobs import find_jobs
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["sd_turbo", "sdxl_turbo", "pixart_dmd", "hyper_sdxl"]
 SWEEPS = {
     "table1": {"reward": ["clip", "hpsv2", "imagereward", "pickscore", "all"],
@@ -90,11 +87,10 @@ def test_slurm_launcher_sbatch(compose, tmp_path, monkeypatch):
 def test_table1_sweep_runs_offline_and_tabulates(tmp_path, capsys):
     """The issue's smoke run (smaller): Table 1's whole sweep with the tiny model and tiny reward models."""
     sweep = tmp_path / "sweep"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "reno_exp", "-m", "experiment=table1", "model=tiny", "random_init=true", "tiny=true",
+    cmd = ["-m", "reno_exp", "-m", "experiment=table1", "model=tiny", "random_init=true", "tiny=true",
            "benchmark.limit=1", "benchmark.seeds=[0]", "optimizer.n_iters=2", "progress=false",
            f"hydra.sweep.dir={sweep}"]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    done = python(*cmd, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = find_jobs(sweep)
     assert len(jobs) == 15

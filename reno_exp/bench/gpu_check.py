@@ -132,8 +132,8 @@ class Warnings(logging.Handler):
 
 def run(planned: list[Planned], gpu, budget: Budget, out: Table, n_iters: int, peak: float | None) -> list[str]:
     """Measure the planned steps in order; returns the closing lines (skips, failures)."""
-    from reno_exp.bench.cuda import measure
     from reno_exp.assemble.parts import build
+    from reno_exp.bench.cuda import measure
     from reno_exp.weights import hub
 
     notes, parts, built, broken = [], None, None, set()

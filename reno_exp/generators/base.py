@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from reno_exp.config.errors import UserError
-from reno_exp.config.placement import resolve_dtype
 from reno_exp.config.options import Configured
+from reno_exp.config.placement import resolve_dtype
 from reno_exp.generators.collate import collate
 from reno_exp.generators.parts import check_options
 
