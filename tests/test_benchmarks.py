@@ -288,7 +288,8 @@ def test_collected_shards_equal_one_unsharded_layout(tmp_path):
         for item in suite.items(0):
             image = torch.full((1, 3, 4, 4), (item.index * 10 + item.k) / 100)
             suite.export(item, {"initial": image, "best": 1 - image}, records)
-            records.append(Record.from_json({"key": item.key, "fingerprint": info.fingerprint}))
+            records.append(Record.from_json({"key": item.key, "prompt": item.prompt, "seed": item.seed,
+                                             "fingerprint": info.fingerprint}))
 
     def tree(root: Path) -> dict[str, bytes]:
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
@@ -325,7 +326,8 @@ def test_collect_lays_out_jobs_of_other_configs_apart_and_never_keeps_one_for_an
         for item in items:
             image = torch.full((1, 3, 4, 4), (n + 1) / 10)  # each job's own pixels
             suite.export(item, {"best": image}, records)
-            records.append(Record.from_json({"key": item.key, "fingerprint": info.fingerprint}))
+            records.append(Record.from_json({"key": item.key, "prompt": item.prompt, "seed": item.seed,
+                                             "fingerprint": info.fingerprint}))
             made[(method, item.index)] = round(255 * (n + 1) / 10)
     assert collect(tmp_path / "sweep", tmp_path / "out") == 3 * 2 * 2  # images and metadata of 2 items, 3 configs
     base = tmp_path / "out" / "tiny" / "all"
