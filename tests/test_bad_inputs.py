@@ -450,8 +450,9 @@ def test_a_cuda_device_must_exist_here(monkeypatch):
 
 
 # what an option needs from the user before it runs: equal_compute's budgets follow from a cost measured
-# on the machine that runs it (refused without it: test_equal_compute)
-NEEDS = {"experiment=equal_compute": ["optimizer.forward_backward_cost=3"]}
+# on the machine that runs it (refused without it: test_equal_compute); a prompt file names its file
+NEEDS = {"experiment=equal_compute": ["optimizer.forward_backward_cost=3"],
+         "benchmark=prompts": [f"benchmark.path={ROOT / 'docs' / 'examples' / 'prompts.txt'}"]}
 
 
 @pytest.mark.parametrize("option", OPTIONS)

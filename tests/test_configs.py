@@ -85,9 +85,13 @@ def test_every_transfer_option_builds_on_the_meta_device(name):
     assert target.pipe is not None and len(target.latent_shape) in (2, 3)
 
 
+# what an option needs from the user: a prompt file names its file (README's example)
+NEEDS = {"prompts": [f"benchmark.path={CONF.parents[1] / 'docs' / 'examples' / 'prompts.txt'}"]}
+
+
 @pytest.mark.parametrize("name", options("benchmark"))
 def test_every_benchmark_option_builds_its_items(name):
-    cfg = app_config([f"benchmark={name}", "seed=3"])
+    cfg = app_config([f"benchmark={name}", "seed=3", *NEEDS.get(name, [])])
     suite = instantiate(cfg.benchmark)
     assert type(suite) is get_class(cfg.benchmark._target_) and same_options(suite, cfg.benchmark)
     items = suite.items(cfg.seed)

@@ -2,8 +2,8 @@
 
 With ``optimizer.save_every=k`` a run saves the image of every k-th iterate; the evaluators score them
 into ``evaluation.jsonl`` with ``image_set`` "iter_XXX" (XXX the iteration). Here the scores are
-averaged over items per metric and per category (T2I-CompBench category, GenEval tag; "all" when a
-record has neither), at each iteration. GenEval's "overall" is the mean of its tag scores, as in its
+averaged over items per metric and per category (T2I-CompBench category, GenEval tag, a prompt file's
+category; "all" when a record has neither), at each iteration. GenEval's "overall" is the mean of its tag scores, as in its
 tables. The "initial" image set is iteration 0; "best" is drawn as a dotted level.
 """
 
@@ -34,6 +34,8 @@ def iteration_of(image_set: str) -> int | None:
 
 def group_of(record: dict | None) -> str:
     meta = (record or {}).get("meta") or {}
+    if meta.get("suite") == "prompts":  # a prompt file's "tag" column is only metadata: its groups are categories
+        return str(meta.get("category") or "all")
     return str(meta.get("category") or meta.get("tag") or "all")
 
 

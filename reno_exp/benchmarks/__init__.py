@@ -1,1 +1,1 @@
-"""The prompt suites (a single prompt, T2I-CompBench, GenEval, PartiPrompts, the authors' examples): pinned, checksummed prompt files to (prompt, seed) items, and each suite's official image layout."""
+"""The prompt suites (a single prompt, T2I-CompBench, GenEval, PartiPrompts, the authors' examples, your own prompt file): pinned, checksummed prompt files to (prompt, seed) items, and each suite's official image layout."""

@@ -1,7 +1,7 @@
 """A prompt suite: the ordered list of (prompt, seed) work items a run goes through.
 
 Items are numbered by the prompt's position in the suite and the image number k; the seed of image k
-is ``base_seed + seeds[k]``. Sharding takes every ``num_shards``-th item, so shards partition the work
+is ``base_seed + seeds[k]``, ``seeds`` being the suite's (a prompt file may give a prompt its own). Sharding takes every ``num_shards``-th item, so shards partition the work
 deterministically and need no coordination.
 """
 
@@ -48,6 +48,10 @@ class PromptSuite(Configured):
         """(prompt, metadata) in the suite's order."""
         raise NotImplementedError
 
+    def seeds_of(self, index: int) -> list[int]:
+        """The seeds of the prompt at ``index``."""
+        return self.seeds
+
     def export(self, item: Item, images: dict[str, torch.Tensor], records: RunRecords) -> None:
         """Also write the images where the suite's official evaluator expects them.
 
@@ -71,7 +75,7 @@ class PromptSuite(Configured):
         every = [
             Item(i, k, prompt, base_seed + s, meta)
             for i, (prompt, meta) in enumerate(prompts)
-            for k, s in enumerate(self.seeds)
+            for k, s in enumerate(self.seeds_of(i))
         ]
         index, n = self.shard()
         return every[index::n]

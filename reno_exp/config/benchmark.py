@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from reno_exp.config import prompt_files
 from reno_exp.config.rules import Rule, rule
 
 CATEGORIES = ("color", "shape", "texture", "spatial", "non_spatial", "complex", "3d_spatial", "numeracy")
@@ -78,10 +79,22 @@ class ExamplePromptsConfig(BenchmarkConfig):
     seeds: list[int] = field(default_factory=lambda: [0], metadata=SEEDS)
 
 
+@dataclass
+class PromptFileConfig(BenchmarkConfig):
+    _target_: str = "reno_exp.benchmarks.prompts.PromptFile"
+    # .txt, .jsonl or .csv (formats: reno_exp/config/prompt_files.py), relative to the launch directory; the
+    # run records it absolute
+    path: str = field(default=MISSING, metadata=rule(nonempty=True, relation=prompt_files.problems))
+    # the file's SHA-256, part of the run's identity: null is filled from the file when the run starts; a
+    # given one pins the file (a file that does not match it is refused)
+    sha256: str | None = field(default=None, metadata=rule(pattern="[0-9a-f]{64}", hint="64 lowercase hex digits"))
+
+
 SCHEMAS = {
     "single": SinglePromptConfig,
     "t2i_compbench": T2ICompBenchConfig,
     "geneval": GenEvalConfig,
     "parti_prompts": PartiPromptsConfig,
     "example_prompts": ExamplePromptsConfig,
+    "prompts": PromptFileConfig,
 }

@@ -28,6 +28,9 @@ from reno_exp.config.compose import CONF
 COLUMNS = ("benchmark.category", "benchmark.tags")  # which items, laid out as a table's columns
 UNSET = "(unset)"
 FIRST = ("optimizer.method", "random_init", "tiny")  # shown first: what most changes what a number means
+# a prompt file is labelled by its name: its folder and SHA-256 count in the fingerprint, which the tables
+# add where two runs would share a label (reno_exp.tables.jobs)
+BRIEF = {"benchmark.path": lambda v: Path(str(v)).name, "benchmark.sha256": None}
 
 
 def option_of(target: str | None, schemas: dict[str, type]) -> str | None:
@@ -195,8 +198,10 @@ def departures(config: dict, choices: dict | None = None, overrides=()) -> list[
         return [f"config {identity.fingerprint(config)}"]
     keys = [*mine, *(k for k in reference if k not in mine and k not in COLUMNS)]
     differ = [k for k in keys if mine.get(k, UNSET) != reference.get(k, UNSET)]
+    differ = [k for k in differ if not (k in BRIEF and BRIEF[k] is None)]
     differ.sort(key=lambda k: (FIRST.index(k) if k in FIRST else len(FIRST), keys.index(k)))
-    return compact([(k, mine.get(k, UNSET)) for k in differ], reward_names(config))
+    shown = {k: BRIEF[k](mine[k]) if k in BRIEF and k in mine else mine.get(k, UNSET) for k in differ}
+    return compact(list(shown.items()), reward_names(config))
 
 
 def compact(pairs: list[tuple[str, Any]], rewards: list[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """Where a run computes and in what precision, decided once from its config: the device (CUDA when there is
 one) and every ``auto``/null dtype (the model's own half precision on CUDA, float32 on a CPU, where half
-precision is 50-100x slower; reward towers in float16 on CUDA, as the authors run them). What a run computes
-with, and so its records' identity, must not depend on where it happens to be resumed."""
+precision is 50-100x slower; reward towers in float16 on CUDA, as the authors run them), and a prompt file's
+absolute path and SHA-256 (reno_exp.config.prompt_files). What a run computes with, and so its records'
+identity, must not depend on where it happens to be resumed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from omegaconf import DictConfig, open_dict
 
 from reno_exp.config.errors import UserError
+from reno_exp.config.prompt_files import pin
 
 
 def resolve_device(device: str | None) -> str:
@@ -39,7 +41,7 @@ def auto_dtype(target: str, device: str) -> str:
 
 
 def placed(cfg: DictConfig) -> DictConfig:
-    """A copy of ``cfg`` with the device and every ``auto``/null dtype decided."""
+    """A copy of ``cfg`` with the device, every ``auto``/null dtype and the prompt file (if any) decided."""
     cfg = cfg.copy()
     with open_dict(cfg):
         cfg.device = resolve_device(cfg.device)
@@ -49,6 +51,7 @@ def placed(cfg: DictConfig) -> DictConfig:
         for node in (cfg.reward or {}).values():
             if "dtype" in node and node.dtype is None:
                 node.dtype = "float16" if cuda_like(cfg.device) else "float32"
+        pin(cfg.get("benchmark"))
     return cfg
 
 

@@ -60,6 +60,9 @@ def records(job: Job) -> list[dict]:
     return job.records
 
 
+BY_CATEGORY = ("t2i_compbench", "prompts")  # the suites whose rows split by category (a prompt file's own)
+
+
 def group_of(record: dict) -> str | None:
     meta = record.get("meta") or {}
-    return meta.get("category") if meta.get("suite") == "t2i_compbench" else meta.get("tag")
+    return meta.get("category") if meta.get("suite") in BY_CATEGORY else meta.get("tag")
