@@ -171,7 +171,7 @@ def test_on_a_real_tiny_run(compose, tmp_path):
     outputs = analyse(tmp_path)
     assert len(outputs) == 1
     o = outputs[0]
-    assert "not comparable: model TinyGenerator" in o.table.note  # from the run's own run.yaml
+    assert "not comparable: model tiny" in o.table.note  # from the run's own run.yaml
     assert o.table.shape == (4, 8, 8) and o.table.rows[0].n == 2
     assert o.table.rows[0].mean > 0  # the colour reward moved the noise
     decodes(o.out_dir / "iterates.png")

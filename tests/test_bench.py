@@ -74,7 +74,7 @@ def test_overhead_on_tiny(capsys):
 
 
 def test_memory_and_flops_tables(capsys):
-    main(["model=tiny", "reward=all", "tiny=true", "--memory", "--flops", "--gpu-gib", "1"])
+    main(["model=tiny", "reward=all", "random_init=true", "tiny=true", "--memory", "--flops", "--gpu-gib", "1"])
     out = capsys.readouterr().out
     assert "| part | params GiB | kept GiB/item (off) | kept GiB/item (on) |" in out
     for part in ("denoiser", "vae", "hpsv2", "imagereward", "clip", "pickscore"):

@@ -15,7 +15,7 @@ from run_dirs import paper_config
 from reno_exp.analysis import grid
 from reno_exp.analysis.__main__ import main as analysis_main
 from reno_exp.analysis.runs import Run
-from reno_exp.store.records import RunRecords, read_records
+from reno_exp.store.records import Record, RunRecords, read_records
 from reno_exp.store.rundir import RunInfo
 
 
@@ -48,11 +48,11 @@ def make_job(path: Path, channel: str, prompts: list[str], initial_seed: int = 0
         key = f"{i:05d}_00"
         initial = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(initial_seed + i))
         best = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(100 + 10 * i + len(channel)))
-        rec.append({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0, "fingerprint": info.fingerprint,
+        rec.append(Record.from_json({"key": key, "index": i, "k": 0, "prompt": prompt, "seed": 0, "fingerprint": info.fingerprint,
                     "initial": {"color": -10.0 * (i + 1), "total": -10.0 * (i + 1)},
                     "best": {"color": 5.0 * (i + 1), "total": 5.0 * (i + 1)}, "best_iteration": 3,
                     "initial_image": rec.save_image(initial, f"images/{key}_initial.png"),
-                    "image": rec.save_image(best, f"images/{key}_best.png")})
+                    "image": rec.save_image(best, f"images/{key}_best.png")}))
     return path
 
 

@@ -63,7 +63,7 @@ def hardware_share(cfg, seconds_per_iterate_item: float) -> None:
 def overhead(args) -> None:
     from reno_exp.bench.overhead import app_run, bare_loop
     from reno_exp.bench.timing import interleave, ratio
-    from reno_exp.experiment.run import peak_memory
+    from reno_exp.experiment.outputs import peak_memory
 
     items = args.items or 3
     cfg = compose_run(args.overrides, items)
