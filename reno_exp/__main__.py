@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from reno_exp.config.compose import CONF
 from reno_exp.config.errors import EXIT_INTERRUPTED, fail, one_line_errors, user_error
 from reno_exp.config.preflight import unmake_dir
 from reno_exp.config.schema import register
+from reno_exp.config.searchpath import CONF
 
 register()
 log = logging.getLogger("reno_exp")
@@ -72,10 +73,13 @@ def cli(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = one_line_errors(get_args_parser())
     parser.prog = "python -m reno_exp"
-    overrides = parser.parse_args(argv).overrides  # a bad flag: one line, exit 2
+    args = parser.parse_args(argv)  # a bad flag: one line, exit 2
+    overrides = args.overrides
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = [saved_argv[0] if saved_argv else "reno_exp", *argv]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
+    # a hydra.searchpath folder that is not there: the preflight refuses it in one line, Hydra only warns
+    warnings.filterwarnings("ignore", message=r"provider=.* is not available", category=UserWarning)
     try:
         main()
     except KeyboardInterrupt:  # before a run started: nothing of it is on disk
@@ -85,11 +89,14 @@ def cli(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0 if e.code is None else fail(e.code)
     except Exception as e:
         found = user_error(e)
-        message = str(found) if found is not None else explain(e, overrides)
+        message = str(found) if found is not None else explain(e, overrides, args.config_dir)
         if message is None:
             raise
         return fail(message)
     finally:
+        from hydra.core.global_hydra import GlobalHydra
+
+        GlobalHydra.instance().clear()  # else a later composition in this process would read this --config-dir
         sys.argv = saved_argv
         if saved_env is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)

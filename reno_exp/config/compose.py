@@ -10,31 +10,28 @@ from __future__ import annotations
 
 import difflib
 import re
-from pathlib import Path
+import sys
 
 from omegaconf import DictConfig, OmegaConf
 
 from reno_exp.config.errors import UserError, first_line
+from reno_exp.config.searchpath import CONF, folders, group_options, initialized, shadowed  # noqa: F401 (CONF: its old home)
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
-
-def app_config(overrides: list[str], command: str = "this command") -> DictConfig:
+def app_config(overrides: list[str], command: str = "this command", config_dir: str | None = None) -> DictConfig:
     """The app's composed and validated config; a UserError of one line otherwise. ``command`` names the
-    caller in the refusal of a sweep (``prefetch``)."""
+    caller in the refusal of a sweep (``prefetch``); ``config_dir``: the app's ``--config-dir``."""
     from reno_exp.config.rules import validate
 
-    cfg = compose(overrides, command)
+    cfg = compose(overrides, command, config_dir)
     validate(cfg)
     return cfg
 
 
-def compose(overrides: list[str], command: str = "this command") -> DictConfig:
+def compose(overrides: list[str], command: str = "this command", config_dir: str | None = None) -> DictConfig:
     """The app's config for these overrides (one configuration: a sweep is refused); a bad override is a
     UserError of one line."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
 
     from reno_exp.config.schema import register
 
@@ -44,33 +41,39 @@ def compose(overrides: list[str], command: str = "this command") -> DictConfig:
         if "," in value and not value.startswith(("[", "{", "'", '"')):
             raise UserError(f"{o} is a sweep: {command} takes one configuration, so run it once per value "
                             f"({', '.join(f'{key}={v}' for v in value.split(','))})")
-    check_options(overrides)
-    GlobalHydra.instance().clear()
+    check_options(overrides, config_dir)
+    # hydra.* overrides (run dirs, launchers) do not change the app's config; hydra.searchpath finds options
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("hydra") or o.startswith("hydra.searchpath=")]
     try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            # hydra.* overrides (run dirs, launchers) do not change the app's config
-            return hydra_compose("config", overrides=[o for o in overrides if not o.lstrip("+~").startswith("hydra")])
+        with initialized(config_dir):
+            return hydra_compose("config", overrides=kept)
+    except UserError:
+        raise
     except Exception as e:
-        message = explain(e, overrides)
+        message = explain(e, overrides, config_dir)
         if message is None:
             raise
         raise UserError(message) from None
-    finally:
-        GlobalHydra.instance().clear()
 
 
-def check_options(overrides: list[str]) -> None:
-    """Every ``group=option`` names one option of the group: Hydra itself ignores an unknown option of an
+def check_options(overrides: list[str], config_dir: str | None = None) -> None:
+    """Every ``group=option`` names one option of the group, in the package's conf/ or a user's folder
+    (reno_exp.config.searchpath): Hydra itself ignores an unknown option of an
     ``optional`` group (``experiment=tabel2`` would run the defaults), merges a list of options into one
     config (``experiment=[table1,table3]``: table3's settings over table1's, silently) and ends a null
     (``model=null``, ``experiment=null``) in a traceback. Only ``reward`` combines a list (its options are disjoint rewards)."""
+    if any(o.startswith("hydra.searchpath=") for o in overrides):
+        folders(overrides, config_dir)  # a folder that is not there: Hydra only warns, then runs without it
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
-        if key.startswith("hydra") or not (CONF / key).is_dir() or value == "" or value.startswith("$"):
+        if key.startswith("hydra") or "." in key or value == "" or value.startswith("$"):
+            continue
+        options = group_options(key, overrides, config_dir)
+        if not options:  # not a group (seed=1)
             continue
         if value == "null":  # Hydra takes no null for a group (a traceback): say what to write instead
             alone = "leave it out to run without one, or give" if key == "experiment" else "it needs"
-            raise UserError(f"{o}: {alone} an option of the {key} group ({', '.join(group_options(key))})")
+            raise UserError(f"{o}: {alone} an option of the {key} group ({', '.join(options)})")
         if value.startswith("[") and key != "reward":
             options = value.strip("[]").replace(" ", "")
             raise UserError(f"{o}: {key} takes one option (a list merges them, the last one's settings over "
@@ -78,8 +81,13 @@ def check_options(overrides: list[str]) -> None:
         for option in value.strip("[]").split(","):  # a sweep's values, or the rewards a list combines
             if not option.strip() and value.startswith("["):
                 continue  # reward=[]: no reward
-            if not (CONF / key / f"{option.strip()}.yaml").is_file():
-                raise UserError(unknown_option(f"{key}/{option.strip()}"))
+            if option.strip() not in options:
+                raise UserError(unknown_option(f"{key}/{option.strip()}", options))
+            hidden = shadowed(key, option.strip(), overrides, config_dir)
+            if hidden:  # not refused: a copy of a packaged option kept for reference is harmless
+                print(f"warning: {key}={option.strip()} is the package's own; {hidden} has one of that name too, "
+                      f"which Hydra does not read (the first folder wins): give yours a name of its own",
+                      file=sys.stderr)
 
 
 def settings(schema: type, overrides: list[str]) -> DictConfig:
@@ -115,10 +123,6 @@ def settings(schema: type, overrides: list[str]) -> DictConfig:
             raise UserError(f"{o}: {first_line(e)}") from None
     validate(base)
     return base
-
-
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 def unknown_option(missing: str, options: list[str] | None = None) -> str:
@@ -178,6 +182,20 @@ def elsewhere_key(name: str, overrides: list[str]) -> str | None:
     return last[close[0]] if close else None
 
 
+def unknown_schema_key(full_key: str, key: str, schema: str) -> str:
+    """"unknown key 'model.resolutoin': did you mean model.resolution?", from the keys of the schema
+    (reno_exp.config.schema's ConfigStore entries) that rejected it."""
+    from hydra.core.config_store import ConfigStore
+
+    nodes = [node.node for group in ConfigStore.instance().repo.get("schema", {}).values() if isinstance(group, dict)
+             for node in group.values()]
+    keys = next(([str(k) for k in n] for n in nodes if OmegaConf.get_type(n).__name__ == schema), [])
+    close = difflib.get_close_matches(key, keys, n=1)
+    parent = full_key[: -len(key)]
+    hint = f"did you mean {parent}{close[0]}?" if close else f"{schema} has {', '.join(keys)}"
+    return f"unknown key '{full_key}': {hint}"
+
+
 def raised_in(e: BaseException, package: str) -> bool:
     """Whether ``package`` raised ``e`` (its own exception type, or a builtin one raised in its code)."""
     if type(e).__module__.startswith(package):
@@ -214,9 +232,14 @@ def unreadable(text: str, overrides: list[str]) -> str:
             f"'{key}=\"{value}\"' (the single quotes are for the shell, the double ones for Hydra)")
 
 
-def explain(e: BaseException, overrides: list[str]) -> str | None:
+def explain(e: BaseException, overrides: list[str], config_dir: str | None = None) -> str | None:
     """One line for an exception Hydra raised over a bad override or option; None for anything else."""
-    from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+    from hydra.errors import (
+        HydraException,
+        MissingConfigException,
+        OverrideParseException,
+        SearchPathException,
+    )
     from omegaconf.errors import OmegaConfBaseException
 
     text = str(e)
@@ -226,9 +249,16 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         return unknown_option(missing or (found.group(1) if found else ""), list(e.options or []))
     if isinstance(e, OverrideParseException):
         return unreadable(text, overrides)
+    folder = re.match(r"Additional config directory '(.+)' not found", text)
+    if isinstance(e, SearchPathException) and folder:
+        return f"--config-dir {folder.group(1)}: no such folder"
+    inside = re.match(r"In '([\w/]+)': ConfigKeyError .*\s+Key '([^']+)' not in '(\w+)'\s+full_key: (\S+)", text)
+    if inside:  # a key that an option's file sets and its schema has not (a user's option, most likely)
+        option, key, schema, full_key = inside.groups()
+        return f"{option}.yaml: {unknown_schema_key(full_key, key, schema)}"
     if isinstance(e, ValueError) and text.startswith("Config group override must be a string or a list"):
         try:
-            check_options(overrides)  # group=null
+            check_options(overrides, config_dir)  # group=null
         except UserError as found:
             return str(found)
     if isinstance(e, HydraException | OmegaConfBaseException):
@@ -243,7 +273,7 @@ def explain(e: BaseException, overrides: list[str]) -> str | None:
         if several:
             group = several.group(1)
             return (f"{group} already has its option; +{group}=... cannot add another: list them all, "
-                    f"{group}=[a,b] (options: {', '.join(group_options(group))})")
+                    f"{group}=[a,b] (options: {', '.join(group_options(group, overrides, config_dir))})")
         merging = re.match(r"Error merging override (.+)", text)
         if merging:
             return f"{merging.group(1)}: {first_line(e.__cause__)}"

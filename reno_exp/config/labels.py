@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from reno_exp.config import identity
-from reno_exp.config.compose import CONF
+from reno_exp.config.searchpath import CONF, group_options
 
 COLUMNS = ("benchmark.category", "benchmark.tags")  # which items, laid out as a table's columns
 UNSET = "(unset)"
@@ -71,9 +71,9 @@ def suite_option(config: dict, choices: dict | None = None) -> str:
 def optimizer_options() -> dict[tuple[str, str | None], str]:
     """(method, torch optimiser) -> the optimizer option that sets them (reno + Adam -> adam)."""
     out = {}
-    for path in sorted((CONF / "optimizer").glob("*.yaml")):
-        data = yaml.safe_load(path.read_text()) or {}
-        out.setdefault((str(data.get("method", path.stem)), (data.get("optim") or {}).get("_target_")), path.stem)
+    for name in group_options("optimizer", packaged_only=True):
+        data = yaml.safe_load((CONF / "optimizer" / f"{name}.yaml").read_text()) or {}
+        out.setdefault((str(data.get("method", name)), (data.get("optim") or {}).get("_target_")), name)
     return out
 
 
@@ -112,7 +112,7 @@ def reward_option(config: dict, choices: dict | None = None, overrides=()) -> st
 @functools.cache
 def reward_options() -> dict[str, dict[str, float]]:
     """Each reward option's rewards and weights, as it composes (the paper's first: all before loo_*)."""
-    names = sorted((p.stem for p in (CONF / "reward").glob("*.yaml")), key=lambda n: (n.startswith("loo_"), n))
+    names = sorted(group_options("reward", packaged_only=True), key=lambda n: (n.startswith("loo_"), n))
     return {n: {k: r.get("weight") for k, r in composed([f"reward={n}"]).reward.items()} for n in names}
 
 
@@ -190,7 +190,7 @@ def departures(config: dict, choices: dict | None = None, overrides=()) -> list[
     method (and transfer model): ``key=value`` as the run has it, columns left out; ``[]`` is the paper's
     setting. ``choices`` and ``overrides`` (run.yaml's) only say which reward option to compare with."""
     method = method_option(config)
-    method = method if (CONF / "optimizer" / f"{method}.yaml").is_file() else "reno"  # reno+<another optimiser>
+    method = method if method in optimizer_options().values() else "reno"  # reno+<another optimiser>
     reference = paper_setting(model_option(config, choices), reward_option(config, choices, tuple(overrides)),
                               suite_option(config, choices), method, transfer_option(config, choices))
     mine = {k: v for k, v in identity.flatten(config).items() if k not in COLUMNS}

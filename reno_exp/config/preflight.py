@@ -42,7 +42,7 @@ def refusing(check):
 class Preflight(Callback):
     @refusing
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_options(task_overrides(config))
+        check_options([*searchpath_overrides(config), *task_overrides(config)])
         report([(problem, 0) for problem in all_problems(config)])
         check_device(config.get("device"))
         make_dir(config.hydra.run.dir, "hydra.run.dir")
@@ -50,7 +50,7 @@ class Preflight(Callback):
     @refusing
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = swept(config)
-        check_options(sweep)
+        check_options([*searchpath_overrides(config), *sweep])
         check_launcher(config)
         jobs = job_overrides(config, sweep)
         if jobs is not None:  # another sweeper: each job checks its own config when it starts
@@ -95,6 +95,12 @@ def swept(config: DictConfig) -> list[str]:
 def task_overrides(config: DictConfig) -> list[str]:
     """The command line's overrides as typed (an override's ``${...}`` is not resolved here)."""
     return list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
+
+
+def searchpath_overrides(config: DictConfig) -> list[str]:
+    """The command line's ``hydra.searchpath=...``: the users' folders it adds have options too."""
+    hydra = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)
+    return [o for o in hydra if o.startswith("hydra.searchpath=")]
 
 
 def job_overrides(config: DictConfig, sweep: list[str]) -> list[list[str]] | None:

@@ -19,6 +19,7 @@ from reno_exp.config.optimizer import OptimizerConfig, ZeroOrderConfig
 from reno_exp.config.placement import DEVICE, DEVICE_HINT
 from reno_exp.config.reward import RewardConfig
 from reno_exp.config.rules import needs_random_init, rule
+from reno_exp.config.searchpath import register_resolvers
 
 
 def compile_backends(cfg: DictConfig) -> tuple[str, ...] | None:
@@ -104,6 +105,7 @@ def register() -> None:
     from reno_exp.config import transfer
 
     OmegaConf.register_new_resolver("equal_compute", optimizer.equal_compute, replace=True)
+    register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     groups = {
