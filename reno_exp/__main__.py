@@ -7,6 +7,7 @@ value checks of the preflight callback (reno_exp.config.preflight) and every Use
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from reno_exp.config.errors import EXIT_INTERRUPTED, fail, one_line_errors, user_error
+from reno_exp.config.errors import EXIT_INTERRUPTED, command_name, fail, one_line_errors, user_error, version
 from reno_exp.config.preflight import unmake_dir
 from reno_exp.config.schema import register
 from reno_exp.config.searchpath import CONF
@@ -64,6 +65,18 @@ def interrupted(run_dir: str, key: str, value: str) -> int:
     return EXIT_INTERRUPTED
 
 
+def flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The options that ``args`` holds, written back as ``--name`` / ``--name=value``."""
+    out = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None) if action.option_strings else None
+        if value is None or value is False or value == action.default:
+            continue
+        name = max(action.option_strings, key=len)
+        out.append(name if value is True and action.nargs == 0 else f"{name}={value}")
+    return out
+
+
 def cli(argv: list[str] | None = None) -> int:
     """The command line: Hydra's app, with what Hydra raises for bad input turned into one line."""
     from hydra._internal.utils import get_args_parser
@@ -71,12 +84,17 @@ def cli(argv: list[str] | None = None) -> int:
     from reno_exp.config.compose import explain
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in argv:  # Hydra's own --version prints Hydra's
+        print(version())
+        return 0
     parser = one_line_errors(get_args_parser())
-    parser.prog = "python -m reno_exp"
-    args = parser.parse_args(argv)  # a bad flag: one line, exit 2
+    parser.prog = command_name("python -m reno_exp")
+    args = parser.parse_intermixed_args(argv)  # a bad flag: one line, exit 2
     overrides = args.overrides
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
-    sys.argv = [saved_argv[0] if saved_argv else "reno_exp", *argv]
+    # Hydra parses sys.argv again with a plain parse, which refuses an override after a flag's value
+    # (model=tiny --cfg job reward=color): its flags first, then every override
+    sys.argv = [saved_argv[0] if saved_argv else "reno_exp", *flags(parser, args), *overrides]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing its own report
     # a hydra.searchpath folder that is not there: the preflight refuses it in one line, Hydra only warns
     warnings.filterwarnings("ignore", message=r"provider=.* is not available", category=UserWarning)

@@ -16,6 +16,16 @@ from reno_exp.bench.timing import Samples, interleave, ratio
 FAST = ["model=tiny", "optimizer.n_iters=2"]
 
 
+@pytest.fixture
+def torch_threads():
+    """The bench sets torch's threads for its process: given back after each test that runs it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def fake_clock(durations):
     """A clock whose successive intervals are ``durations`` (start/stop pairs)."""
     ticks, now = [], 0.0
@@ -56,7 +66,7 @@ def test_batch_table_items_per_hour_and_ratio_to_batch_1():
 
 
 @pytest.mark.slow
-def test_batch_sizes_on_tiny(capsys):
+def test_batch_sizes_on_tiny(capsys, torch_threads):
     main([*FAST, "--batch-sizes", "1,2", "--items", "2", "--repeats", "1", "--warmup", "0"])
     out = capsys.readouterr().out
     assert "config: model=TinyGenerator" in out
@@ -67,14 +77,26 @@ def test_batch_sizes_on_tiny(capsys):
         assert float(r.split(" | ")[3].replace(",", "")) > 0
 
 
-def test_overhead_on_tiny(capsys):
-    main([*FAST, "--items", "1", "--repeats", "2", "--warmup", "0"])
+def test_overhead_on_tiny(capsys, torch_threads):
+    assert main(["model=tiny", "--items", "1", "optimizer.n_iters=2", "--repeats", "2", "--warmup", "0"]) == 0
     out = capsys.readouterr().out
     assert "repeat 2/2: app" in out and "bare loop:" in out and "app / bare: " in out and "±" in out
+    assert "device=cpu threads=1\n" in out  # on a CPU, one thread unless --threads says otherwise
+
+
+def test_threads_one_on_a_cpu_unless_asked(torch_threads):
+    import torch
+
+    from reno_exp.bench.commands import threads
+
+    torch.set_num_threads(2)
+    assert threads("cuda", None) == 2  # left as torch has it: the CPU only feeds the GPU
+    assert threads("cpu", None) == 1 == torch.get_num_threads()
+    assert threads("cpu", 2) == 2 == torch.get_num_threads()
 
 
 def test_memory_and_flops_tables(capsys):
-    main(["model=tiny", "reward=all", "random_init=true", "tiny=true", "--memory", "--flops", "--gpu-gib", "1"])
+    assert main(["model=tiny", "reward=all", "tiny=true", "random_init=true", "--memory", "--flops", "--gpu-gib", "1"]) == 0
     out = capsys.readouterr().out
     assert "| part | params GiB | kept GiB/item (off) | kept GiB/item (on) |" in out
     for part in ("denoiser", "vae", "hpsv2", "imagereward", "clip", "pickscore"):
@@ -110,10 +132,12 @@ def test_plan_of_a_command_line_sweep(capsys):
     (["--frobnicate"], "unrecognized arguments"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(capsys, args, message):
-    with pytest.raises(SystemExit) as e:
-        main(args)
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's refusals leave as the process would
+        code = e.code
     err = capsys.readouterr().err.strip()
-    assert e.value.code == 2
+    assert code == 2
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
 
 

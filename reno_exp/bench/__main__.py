@@ -10,7 +10,8 @@
 
 Timings: warm-up, interleaved repeats, the fastest repeat of each variant and the repeats' spread; a
 ratio whose distance from 1 is within its spread is printed as "within noise". On a CPU shared with other
-work, --threads 1 keeps torch's threads from waiting on each other (ten times steadier here).
+work, torch's threads wait on each other: on a CPU the timings run on one thread per process unless
+--threads N says otherwise (the header prints the count).
 Predictions come from a dry run of the real architectures on the meta device (reno_exp.cost), at each
 model's CUDA dtype.
 """
@@ -52,7 +53,7 @@ def parse(argv) -> argparse.Namespace:
     p.add_argument("--items", type=positive(int), help="items timed per repeat (default 3; the largest batch size)")
     p.add_argument("--repeats", type=positive(int), help="timed repeats of each variant (default 3)")
     p.add_argument("--warmup", type=positive(int, 0), help="untimed runs first (default 1)")
-    p.add_argument("--threads", type=positive(int), help="torch CPU threads (a shared CPU: 1 is far steadier)")
+    p.add_argument("--threads", type=positive(int), help="torch CPU threads (default on a CPU: 1, far steadier on a shared one)")
     p.add_argument("--batch-sizes", type=sizes)
     p.add_argument("--memory", action="store_true")
     p.add_argument("--gpu-gib", type=positive(float, 0.001), help="with --memory: the GPU's memory (default 80)")
@@ -99,7 +100,7 @@ def check_applies(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
                 "size times the same items")
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -108,7 +109,7 @@ def main(argv=None) -> None:
 
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.threads:
+    if args.threads:  # the dry runs and the plan too; a timing sets its own (bench.commands.threads)
         import torch
 
         torch.set_num_threads(args.threads)
@@ -123,8 +124,9 @@ def main(argv=None) -> None:
             overhead(args)
     except (UserError, HydraException, OmegaConfBaseException) as e:
         first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        sys.exit(fail(first))
+        return fail(first)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -33,10 +33,20 @@ def describe(cfg) -> str:
             f"device={cfg.device}")
 
 
-def build(cfg):
+def threads(device: str, requested: int | None) -> int:
+    """torch's CPU threads for a timing: ``requested``, else one on a CPU (torch's default, a thread per
+    core, makes threads wait on each other on a CPU other work shares: slower and far less steady)."""
+    import torch
+
+    if requested or device == "cpu":
+        torch.set_num_threads(requested or 1)
+    return torch.get_num_threads()
+
+
+def build(cfg, requested_threads: int | None = None):
     from reno_exp.assemble import parts as app
 
-    say(f"config: {describe(cfg)}")
+    say(f"config: {describe(cfg)} threads={threads(cfg.device, requested_threads)}")
     start = time.perf_counter()
     parts = app.build(cfg, cfg.device)
     say(f"build: {time.perf_counter() - start:.1f} s")
@@ -67,7 +77,7 @@ def overhead(args) -> None:
 
     items = args.items or 3
     cfg = compose_run(args.overrides, items)
-    parts = build(cfg)
+    parts = build(cfg, args.threads)
     seeds = list(range(items))
     samples = interleave({"bare": lambda: bare_loop(*parts, cfg, seeds), "app": lambda: app_run(cfg, parts)},
                          args.repeats, args.warmup, say)
@@ -90,7 +100,7 @@ def batch_sizes(args) -> None:
 
     items = args.items or max(args.batch_sizes)
     cfg = compose_run(args.overrides, items)
-    parts = build(cfg)
+    parts = build(cfg, args.threads)
     variants = {}
     for b in args.batch_sizes:
         cfg_b = cfg.copy()

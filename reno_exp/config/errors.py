@@ -9,6 +9,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -89,8 +90,49 @@ def sizes(text: str) -> list[int]:
     return sorted(set(values))
 
 
+def version() -> str:
+    """``reno_exp <version>``, as the installed distribution's metadata says (a checkout that was never
+    installed has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return f"reno_exp {installed('reno_exp')}"
+    except PackageNotFoundError:
+        return "reno_exp (not installed: no version metadata)"
+
+
+def command_name(module_form: str) -> str:
+    """The command as it was typed: a console script's name (``reno-exp-bench``), else ``module_form``
+    (``python -m reno_exp.bench``), so usage lines and errors name what the user can run again."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    script = script.removesuffix(".exe")  # Windows' console-script launchers
+    return script if script.startswith("reno-exp") else module_form
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the version line on stdout, exit 0 (looked up only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version())  # stdout, as argparse's own version action and every other tool
+        parser.exit(0)
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one line, exit code 2."""
+    """An argparse parser whose errors are one line, exit code 2; ``--version``; options and positional
+    arguments (a command's Hydra overrides) in any order: ``model=tiny --batch-sizes 1 optimizer.n_iters=2``
+    (argparse's plain parse takes a ``nargs="*"`` positional in one run and refuses the rest)."""
+
+    def __init__(self, *args, prog: str | None = None, **kwargs):
+        super().__init__(*args, prog=command_name(prog) if prog else None, **kwargs)
+        self.add_argument("--version", action=VersionAction, help="print the version and exit")
+
+    def parse_args(self, args=None, namespace=None):
+        # parse_intermixed_args calls parse_known_args, never parse_args: no recursion
+        return self.parse_intermixed_args(args, namespace)
 
     def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")

@@ -14,6 +14,7 @@ Overrides (OmegaConf dot-list, checked against ``EvaluateConfig``), e.g. ``metri
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from reno_exp.config.compose import settings
-from reno_exp.config.errors import UserError, fail, guarded
+from reno_exp.config.errors import ArgumentParser, UserError, fail, guarded
 from reno_exp.config.placement import DEVICE, DEVICE_HINT, check_device
 from reno_exp.config.reward import TOWER_DTYPES
 from reno_exp.config.rules import Rule, needs_random_init, rule
@@ -208,27 +209,24 @@ def summarise(runs: list[Path]) -> None:
             print(f"  {metric:>14} {image_set:>8}: mean {sum(scores) / len(scores):.4f} over {len(scores)} images")
 
 
-USAGE = "usage: python -m reno_exp.evaluate <run or sweep dir> [key=value ...]  (see the module docstring)"
-
-
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        return fail(f"give a run or sweep directory: {USAGE.removeprefix('usage: ')}")
-    if argv[0] in ("-h", "--help"):
-        print(USAGE)
-        print(__doc__)
-        return 0
+    parser = ArgumentParser(prog="python -m reno_exp.evaluate", description=__doc__.split("\n\n", 1)[1],
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", help="a run directory (with results.jsonl) or a sweep directory of them")
+    parser.add_argument("overrides", nargs="*", help="key=value settings of EvaluateConfig")
+    args = parser.parse_args(argv)
+    if args.path is None:
+        return fail(f"give a run or sweep directory: {parser.prog} <run or sweep dir> [key=value ...]")
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     def body() -> int:
-        cfg = load_config(argv[1:])
-        for run in run_dirs(argv[0]):  # foreign or damaged records: one line naming the file, nothing scored
+        cfg = load_config(args.overrides)
+        for run in run_dirs(args.path):  # foreign or damaged records: one line naming the file, nothing scored
             check_run(run)
         check_device(cfg.device)
-        evaluate(argv[0], cfg)
-        summarise(run_dirs(argv[0]))
+        evaluate(args.path, cfg)
+        summarise(run_dirs(args.path))
         return 0
 
     return guarded(body)
