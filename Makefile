@@ -32,11 +32,15 @@ install: $(STAMP)  ## create .venv and install reno_exp with dev extras (idempot
 demo: $(STAMP)  ## the embedded default: tiny random model + colour criterion, offline, CPU
 	$(OFFLINE) $(BIN)/python -m reno_exp model=tiny reward=color $(ARGS)
 
-test: $(STAMP)  ## the whole test suite, slow tests included (offline, CPU)
-	$(OFFLINE) $(BIN)/python -m pytest -q $(ARGS)
+# one worker per core, at most 4 (each holds torch and the tiny models); a file's tests share a worker, so a
+# module's fixtures (the SLURM cluster, the report's browser) are set up once
+JOBS    ?= $(shell $(PY) -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')
+
+test: $(STAMP)  ## the whole test suite, slow tests included (offline, CPU; JOBS=0: in one process)
+	$(OFFLINE) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile $(ARGS)
 
 test-fast: $(STAMP)  ## the tests not marked slow
-	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+	$(OFFLINE) $(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile -m "not slow" $(ARGS)
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check reno_exp tests

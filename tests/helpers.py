@@ -22,3 +22,10 @@ def python(*args: str | Path, cwd: Path = ROOT, env: dict | None = None,
     deadline, so a hung child fails its test instead of the suite."""
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           env=offline_env(**(env or {})), timeout=timeout)
+
+
+def app(argv: list[str]) -> int:
+    """``python -m reno_exp *argv`` in this process (its exit code; bad input returns 2 as the command does)."""
+    from reno_exp.__main__ import cli
+
+    return cli(argv)

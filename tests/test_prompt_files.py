@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, app
 
 from reno_exp.benchmarks.prompts import PromptFile
 from reno_exp.config.errors import UserError
 from reno_exp.config.prompt_files import read
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["model=tiny", "reward=color", "optimizer.n_iters=1", "progress=false", "benchmark=prompts"]
 
 TXT = "# a comment\r\n  A red dog  \r\n\r\n   # an indented comment\r\nA green cat\r\nA blue bird"  # CRLF, no final newline
@@ -24,12 +24,6 @@ CSV = ('\ufeffprompt,category,seeds,source\n'  # a spreadsheet's byte order mark
        'A red dog,color,4;7,mine\n'
        '"A cat, left of a dog",spatial,,theirs\n'
        'A lamp,,, \n')
-
-
-def app(argv: list[str]) -> int:
-    from reno_exp.__main__ import cli
-
-    return cli(argv)
 
 
 def write(folder: Path, name: str, text: str | bytes) -> Path:

@@ -5,19 +5,16 @@ options, is checked like them (a typo gets the user's option as the nearest, a b
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import app, python
 
 from reno_exp.config.compose import app_config, compose
 from reno_exp.config.errors import UserError
 from reno_exp.config.searchpath import CONF, ENV, PLUGIN, group_options
-
-ROOT = Path(__file__).resolve().parents[1]
 
 FILES = {
     "model/my_tiny.yaml": "defaults:\n  - tiny\n  - _self_\n\nresolution: 32\n",
@@ -45,14 +42,7 @@ def mine(tmp_path, monkeypatch) -> Path:
 
 
 def run_app(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "reno_exp", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, timeout=timeout)
-
-
-def app(argv: list[str]) -> int:
-    from reno_exp.__main__ import cli
-
-    return cli(argv)
+    return python("-m", "reno_exp", *args, env=env, timeout=timeout)
 
 
 def way(how: str, folder: Path) -> tuple[list[str], dict]:

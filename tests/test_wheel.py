@@ -13,10 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SCRIPTS = sorted(PYPROJECT["project"]["scripts"])
 VERSION = f"reno_exp {PYPROJECT['project']['version']}"

@@ -115,7 +115,9 @@ def initialized(config_dir: str | None = None) -> Iterator[None]:
 def repository(overrides: list[str] = (), config_dir: str | None = None, packaged_only: bool = False) -> Any:
     """Hydra's config repository over that search path (a folder in it that is not there: a UserError)."""
     from hydra._internal.config_repository import ConfigRepository
+    from hydra.core.plugins import Plugins
 
+    Plugins.instance()  # registers the config sources (file://, pkg://) a repository reads through
     repo = ConfigRepository(search_path(overrides, config_dir, packaged_only))
     missing = [s.full_path() for s in repo.get_sources() if not s.available() and s.provider != "main"]
     if missing:
