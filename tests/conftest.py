@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# one thread per process: make test runs a worker per core, and torch's default (a thread per core in each
+# worker and in each child it starts) makes them wait on each other
+for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(threads, "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("RENO_EXP_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "benchmarks"))

@@ -55,12 +55,13 @@ def way(how: str, folder: Path) -> tuple[list[str], dict]:
 
 
 @pytest.mark.parametrize("how", ["config_dir", "searchpath", "env"])
-def test_a_users_option_runs_with_its_own_values(mine, tmp_path, how):
+def test_a_users_option_runs_with_its_own_values(mine, tmp_path, monkeypatch, capsys, how):
     args, env = way(how, mine)
+    for k, v in {**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")}.items():
+        monkeypatch.setenv(k, v)
     run_dir = tmp_path / "run"
-    p = run_app(*args, "model=my_tiny", "optimizer.n_iters=1", "progress=false", f"hydra.run.dir={run_dir}",
-                env={**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
-    assert p.returncode == 0, p.stderr
+    code = app([*args, "model=my_tiny", "optimizer.n_iters=1", "progress=false", f"hydra.run.dir={run_dir}"])
+    assert code == 0, capsys.readouterr().err
     config = yaml.safe_load((run_dir / "run.yaml").read_text())["config"]
     assert config["model"]["resolution"] == 32 and config["optimizer"]["n_iters"] == 1
 
