@@ -144,20 +144,12 @@ def check_value(key: str, value: Any, r: Rule, siblings: DictConfig | None = Non
         if numeric:
             yield f"{key} must be {r.requirement()}, got {shown(value)}{tail}"
         return
-    ok = True
-    if isinstance(value, float) and math.isnan(value):
-        ok = False
-    if r.finite and not math.isfinite(value):
-        ok = False
-    if r.integer and not float(value).is_integer():
-        ok = False
-    if r.multiple_of and (not float(value).is_integer() or int(value) % r.multiple_of):
-        ok = False
-    for op, b in (("ge", r.ge), ("gt", r.gt), ("le", r.le), ("lt", r.lt)):
-        b = bound(b, siblings)
-        if b is None or not ok:
-            continue
-        ok = {"ge": value >= b, "gt": value > b, "le": value <= b, "lt": value < b}[op]
+    whole = math.isfinite(value) and float(value).is_integer()
+    ok = not (math.isnan(value) or (r.finite and not math.isfinite(value)) or (r.integer and not whole)
+              or (r.multiple_of and (not whole or int(value) % r.multiple_of)))
+    for test, b in ((float.__ge__, r.ge), (float.__gt__, r.gt), (float.__le__, r.le), (float.__lt__, r.lt)):
+        if ok and (b := bound(b, siblings)) is not None:
+            ok = test(float(value), float(b))
     if not ok:
         req = r.requirement()
         for b in (r.ge, r.gt, r.le, r.lt):
