@@ -79,3 +79,13 @@ def tiny_generator():
     from reno_exp.generators.tiny import TinyGenerator
 
     return TinyGenerator()
+
+
+# the files whose tests run longest (a SLURM cluster, sweeps of the app, a browser, killed runs) start first:
+# make test hands each worker a file at a time, and one of these started last would run alone at the end
+LONG_FIRST = ("test_slurm.py", "test_sweeps.py", "test_integrity.py", "test_report.py", "test_resume.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: (LONG_FIRST.index(item.path.name) if item.path.name in LONG_FIRST
+                                 else len(LONG_FIRST)))
