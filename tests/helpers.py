@@ -29,3 +29,13 @@ def app(argv: list[str]) -> int:
     from reno_exp.__main__ import cli
 
     return cli(argv)
+
+
+def script(name: str):
+    """``scripts/<name>.py`` (the project's own installers and tools) imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

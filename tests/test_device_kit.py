@@ -18,7 +18,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, script
 
 from reno_exp.bench import gpu_check, gpu_plan
 from reno_exp.bench.gpu_check import run
@@ -31,10 +31,7 @@ GiB = 2**30
 
 @pytest.fixture(scope="module")
 def kit():
-    spec = importlib.util.spec_from_file_location("device_kit", ROOT / "scripts" / "device_kit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("device_kit")
 
 
 def without_gpu() -> dict:

@@ -9,7 +9,6 @@ page shows can be computed here independently of the page's code.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -21,7 +20,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, python
+from helpers import python, script
 from PIL import Image
 from run_dirs import make_run_dir
 
@@ -336,10 +335,7 @@ def test_the_page_needs_no_server_and_no_network_and_keeps_a_prompts_markup_as_t
 
 # ---------------------------------------------------------------------------------------- the browser
 def chromium_script():
-    spec = importlib.util.spec_from_file_location("chromium_script", ROOT / "scripts" / "chromium.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script('chromium')
 
 
 @pytest.fixture(scope="session")

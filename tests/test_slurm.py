@@ -9,7 +9,6 @@ torch's CPU results depend on the thread count).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -20,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, script
 from hydra.utils import instantiate
 
 from reno_exp.store.names import RESULTS
@@ -44,10 +43,7 @@ WAIT_S = 1500  # under other sessions' load the time-limited job takes many minu
 
 
 def local_slurm():
-    spec = importlib.util.spec_from_file_location("local_slurm", ROOT / "scripts" / "local_slurm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script('local_slurm')
 
 
 @pytest.fixture(scope="module")
